@@ -1,0 +1,228 @@
+"""In-memory adapters with real state: what unit tests run on, and a reference for the others."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from application.events import Event
+from application.ports import OpenFile, StagedFile
+from domain.attachment import Attachment
+from domain.conversation import Conversation, ConversationKind, Message
+from domain.errors import NotFound
+
+
+@dataclass
+class MemoryDatabase:
+    """The committed state; a unit of work edits a copy and swaps it in on commit."""
+
+    conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
+    seqs: dict[uuid.UUID, int] = field(default_factory=dict)
+    messages: dict[uuid.UUID, Message] = field(default_factory=dict)
+    attachments: dict[uuid.UUID, Attachment] = field(default_factory=dict)
+
+
+class InMemoryConversationRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, conversation: Conversation) -> None:
+        self._db.conversations[conversation.id] = conversation
+        self._db.seqs[conversation.id] = 0
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        return self._db.conversations.get(conversation_id)
+
+    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
+        pair = frozenset({member_a, member_b})
+        for conversation in self._db.conversations.values():
+            if conversation.kind is ConversationKind.DIRECT and conversation.member_ids == pair:
+                return conversation
+        return None
+
+    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
+        mine = [c for c in self._db.conversations.values() if user_id in c.member_ids]
+        return sorted(mine, key=lambda c: (c.last_activity_at, c.id), reverse=True)
+
+    async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
+        conversation = self._db.conversations[conversation_id]
+        members = conversation.member_ids | user_ids
+        self._db.conversations[conversation_id] = replace(conversation, member_ids=members)
+
+    async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
+        conversation = self._db.conversations[conversation_id]
+        self._db.conversations[conversation_id] = replace(conversation, last_activity_at=at)
+        self._db.seqs[conversation_id] += 1
+        return self._db.seqs[conversation_id]
+
+
+class InMemoryMessageRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, message: Message) -> None:
+        self._db.messages[message.id] = message
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        return self._db.messages.get(message_id)
+
+    async def list_page(
+        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        history = [m for m in self._db.messages.values() if m.conversation_id == conversation_id]
+        if before is not None:
+            anchor = self._db.messages.get(before)
+            if anchor is None or anchor.conversation_id != conversation_id:
+                raise NotFound("No such message in this conversation.")
+            history = [m for m in history if m.seq < anchor.seq]
+        return sorted(history, key=lambda m: m.seq, reverse=True)[:limit]
+
+    async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None:
+        self._db.messages[message_id] = replace(self._db.messages[message_id], has_media=has_media)
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        self._db.messages.pop(message_id, None)
+        for attachment in [a for a in self._db.attachments.values() if a.message_id == message_id]:
+            del self._db.attachments[attachment.id]
+
+
+class InMemoryAttachmentRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, attachment: Attachment) -> None:
+        if attachment.message_id not in self._db.messages:
+            raise NotFound("No such message.")
+        self._db.attachments[attachment.id] = attachment
+
+    async def get(self, attachment_id: uuid.UUID) -> Attachment | None:
+        return self._db.attachments.get(attachment_id)
+
+    async def get_by_filename(self, filename: str) -> Attachment | None:
+        return next((a for a in self._db.attachments.values() if a.filename == filename), None)
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        wanted = set(message_ids)
+        return [a for a in self._db.attachments.values() if a.message_id in wanted]  # dicts keep order
+
+    async def count_for_message(self, message_id: uuid.UUID) -> int:
+        return sum(1 for a in self._db.attachments.values() if a.message_id == message_id)
+
+    async def delete(self, attachment_id: uuid.UUID) -> None:
+        self._db.attachments.pop(attachment_id, None)
+
+
+class InMemoryUnitOfWork:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._committed = db
+        self._working = copy.copy(db)
+
+    async def __aenter__(self) -> InMemoryUnitOfWork:
+        self._working = MemoryDatabase(
+            conversations=dict(self._committed.conversations),
+            seqs=dict(self._committed.seqs),
+            messages=dict(self._committed.messages),
+            attachments=dict(self._committed.attachments),
+        )
+        self.conversations = InMemoryConversationRepository(self._working)
+        self.messages = InMemoryMessageRepository(self._working)
+        self.attachments = InMemoryAttachmentRepository(self._working)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None  # what was not committed is simply dropped
+
+    async def commit(self) -> None:
+        self._committed.__dict__.update(self._working.__dict__)
+        await self.__aenter__()
+
+
+class InMemoryUnitOfWorkFactory:
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db or MemoryDatabase()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.db)
+
+
+class _MemoryStaged:
+    def __init__(self, store: InMemoryFileStore) -> None:
+        self._store = store
+        self._buffer = bytearray()
+        self.published = False
+
+    async def write(self, chunk: bytes) -> None:
+        self._buffer += chunk
+
+    async def publish(self, filename: str) -> None:
+        self._store.files[filename] = (bytes(self._buffer), datetime.now(UTC))
+        self.published = True
+
+    async def discard(self) -> None:
+        self._buffer.clear()
+
+
+@dataclass(frozen=True)
+class _MemoryOpenFile:
+    data: bytes
+    modified_at: datetime
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def local_path(self) -> str | None:
+        return None
+
+    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        for offset in range(start, end, chunk_size):
+            yield self.data[offset : min(offset + chunk_size, end)]
+
+
+class InMemoryFileStore:
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, datetime]] = {}
+        self.staged_open = 0  # staged files not yet published or discarded
+
+    @asynccontextmanager
+    async def stage(self) -> AsyncIterator[StagedFile]:
+        staged = _MemoryStaged(self)
+        self.staged_open += 1
+        try:
+            yield staged
+        finally:
+            self.staged_open -= 1
+            await staged.discard()
+
+    @asynccontextmanager
+    async def open(self, filename: str) -> AsyncIterator[OpenFile]:
+        if filename not in self.files:
+            raise NotFound("No such file.")
+        data, modified = self.files[filename]
+        yield _MemoryOpenFile(data, modified)
+
+    async def delete(self, filename: str) -> None:
+        self.files.pop(filename, None)
+
+    async def check(self) -> None:
+        return None
+
+
+class RecordingBroadcaster:
+    """Keeps every published event in order, for tests and for a single process without sockets."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,36 @@
+"""Who may see what: one place for the membership rule every use case applies."""
+
+from __future__ import annotations
+
+import uuid
+
+from application.ports import UnitOfWork
+from domain.attachment import Attachment
+from domain.conversation import Conversation, Message
+from domain.errors import NotFound
+
+
+async def visible_conversation(uow: UnitOfWork, conversation_id: uuid.UUID, user_id: str) -> Conversation:
+    conversation = await uow.conversations.get(conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation.visible_to(user_id)
+
+
+async def visible_message(uow: UnitOfWork, message_id: uuid.UUID, user_id: str) -> Message:
+    """The message, when the user is a member of its conversation; NotFound otherwise."""
+    message = await uow.messages.get(message_id)
+    if message is None:
+        raise NotFound("No such message.")
+    await visible_conversation(uow, message.conversation_id, user_id)
+    return message
+
+
+async def visible_attachment(uow: UnitOfWork, attachment: Attachment | None, user_id: str) -> Attachment:
+    if attachment is None:
+        raise NotFound("No such file.")
+    try:
+        await visible_message(uow, attachment.message_id, user_id)
+    except NotFound:
+        raise NotFound("No such file.") from None
+    return attachment

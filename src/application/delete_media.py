@@ -1,0 +1,49 @@
+"""Deleting one attachment."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from application.access import visible_attachment
+from application.events import MediaDeleted
+from application.ports import Broadcaster, FileStore, UnitOfWorkFactory
+from domain.errors import Forbidden
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteMedia:
+    user_id: str
+    media_id: uuid.UUID
+
+
+class DeleteMediaHandler:
+    """Rules: members see it, only its uploader deletes it (403 for the others); when it was the
+    message's last, `has_media` turns false. Row first (commit), then the file, then the event."""
+
+    def __init__(self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster) -> None:
+        self._uow = uow
+        self._files = files
+        self._broadcaster = broadcaster
+
+    async def __call__(self, command: DeleteMedia) -> None:
+        async with self._uow() as uow:
+            attachment = await visible_attachment(uow, await uow.attachments.get(command.media_id), command.user_id)
+            if attachment.uploader_id != command.user_id:
+                raise Forbidden("Only the uploader of a file may delete it.")
+            await uow.attachments.delete(attachment.id)
+            has_media = await uow.attachments.count_for_message(attachment.message_id) > 0
+            if not has_media:
+                await uow.messages.set_has_media(attachment.message_id, False)
+            message = await uow.messages.get(attachment.message_id)
+            assert message is not None  # visible_attachment found it in this transaction
+            await uow.commit()
+        await self._files.delete(attachment.filename)
+        await self._broadcaster.publish(
+            MediaDeleted(
+                conversation_id=message.conversation_id,
+                message_id=attachment.message_id,
+                media_id=attachment.id,
+                has_media=has_media,
+            )
+        )

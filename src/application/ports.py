@@ -1,0 +1,161 @@
+"""The ports the use cases drive. Adapters implement them; in-memory ones live in `adapters.memory`.
+
+Every port raises the domain's errors, never its technology's: an adapter that cannot reach its
+backend raises `StorageUnavailable` (chained to the cause).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from domain.attachment import Attachment
+from application.events import Event
+from domain.conversation import Conversation, Message
+
+
+class ConversationRepository(Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None: ...
+
+    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
+        """The direct conversation between exactly these two users, if there is one."""
+        ...
+
+    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
+        """The user's conversations, most recent activity first."""
+        ...
+
+    async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
+        """Adds the users who are not members yet; members already there are left as they are."""
+        ...
+
+    async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
+        """Records activity at `at` (it orders the members' lists) and returns the conversation's
+        next sequence number, atomically: two concurrent changes never get the same one."""
+        ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: Message) -> None: ...
+
+    async def get(self, message_id: uuid.UUID) -> Message | None: ...
+
+    async def list_page(
+        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        """At most `limit` messages, newest first, strictly older than `before` when given.
+        Raises NotFound when `before` is not a message of this conversation."""
+        ...
+
+    async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None: ...
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        """Deletes the message and, by cascade, its attachment rows."""
+        ...
+
+
+class AttachmentRepository(Protocol):
+    async def add(self, attachment: Attachment) -> None: ...
+
+    async def get(self, attachment_id: uuid.UUID) -> Attachment | None: ...
+
+    async def get_by_filename(self, filename: str) -> Attachment | None: ...
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        """Their attachments, in upload order."""
+        ...
+
+    async def count_for_message(self, message_id: uuid.UUID) -> int: ...
+
+    async def delete(self, attachment_id: uuid.UUID) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the repositories. Leaving the block without `commit()` rolls back."""
+
+    conversations: ConversationRepository
+    messages: MessageRepository
+    attachments: AttachmentRepository
+
+    async def commit(self) -> None: ...
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class StagedFile(Protocol):
+    """A file being written where the store can publish it atomically; invisible until then."""
+
+    async def write(self, chunk: bytes) -> None: ...
+
+    async def publish(self, filename: str) -> None:
+        """Makes the bytes durable and visible under `filename` in one step (fsync, rename)."""
+        ...
+
+    async def discard(self) -> None:
+        """Removes what was written; safe to call after `publish` (it does nothing then)."""
+        ...
+
+
+class FileStore(Protocol):
+    def stage(self) -> AbstractAsyncContextManager[StagedFile]:
+        """A staged file that is discarded on leaving the block unless it was published."""
+        ...
+
+    def open(self, filename: str) -> AbstractAsyncContextManager[OpenFile]:
+        """Opens a published file for reading; raises NotFound when it is not there. The bytes
+        stay readable until the block ends, even if the file is deleted meanwhile."""
+        ...
+
+    async def delete(self, filename: str) -> None:
+        """Removes a published file; a missing one is not an error."""
+        ...
+
+    async def check(self) -> None:
+        """Raises StorageUnavailable when the store cannot be written."""
+        ...
+
+
+class OpenFile(Protocol):
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def modified_at(self) -> datetime: ...
+
+    @property
+    def local_path(self) -> str | None:
+        """A path the server may open to send the same bytes (also after a delete), or None."""
+        ...
+
+    def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        """The bytes in `[start, end)`, in chunks of at most `chunk_size`."""
+        ...
+
+
+class ContentSniffer(Protocol):
+    def sniff(self, head: bytes) -> str | None:
+        """The MIME type the leading bytes' signature names, or None when none is known."""
+        ...
+
+
+class Broadcaster(Protocol):
+    """Delivers events to the members of a conversation. Called only after the change committed;
+    a failure to deliver never undoes the change (clients catch up by listing)."""
+
+    async def publish(self, event: Event) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+

@@ -1,0 +1,55 @@
+"""Reading what a member may see: conversations, message history, a message's media."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from application.access import visible_conversation, visible_message
+from application.ports import UnitOfWorkFactory
+from domain.attachment import Attachment
+from domain.conversation import Conversation, Message
+from domain.errors import InvalidInput
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageWithMedia:
+    message: Message
+    attachments: Sequence[Attachment]
+
+
+class ChatQueries:
+    """Every read checks membership first; a non-member is answered as if nothing were there."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def conversations(self, user_id: str) -> Sequence[Conversation]:
+        async with self._uow() as uow:
+            return await uow.conversations.list_for_member(user_id)
+
+    async def conversation(self, user_id: str, conversation_id: uuid.UUID) -> Conversation:
+        async with self._uow() as uow:
+            return await visible_conversation(uow, conversation_id, user_id)
+
+    async def messages(
+        self, user_id: str, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[MessageWithMedia]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.")
+        async with self._uow() as uow:
+            await visible_conversation(uow, conversation_id, user_id)
+            page = await uow.messages.list_page(conversation_id, before=before, limit=limit)
+            attachments = await uow.attachments.list_for_messages([m.id for m in page if m.has_media])
+        by_message: dict[uuid.UUID, list[Attachment]] = {}
+        for attachment in attachments:
+            by_message.setdefault(attachment.message_id, []).append(attachment)
+        return [MessageWithMedia(message=m, attachments=by_message.get(m.id, [])) for m in page]
+
+    async def media_of_message(self, user_id: str, message_id: uuid.UUID) -> Sequence[Attachment]:
+        async with self._uow() as uow:
+            message = await visible_message(uow, message_id, user_id)
+            return await uow.attachments.list_for_messages([message.id])

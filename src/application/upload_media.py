@@ -1,0 +1,212 @@
+"""Uploading files to a message, streamed: no file is ever held whole in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import anyio.to_thread
+
+from application.access import visible_message
+from application.events import MediaAttached
+from application.ports import (
+    Broadcaster,
+    Clock,
+    ContentSniffer,
+    FileStore,
+    StagedFile,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from domain.attachment import Attachment, stored_name
+from domain.content_checks import BodyCheck, body_check_for
+from domain.conversation import Message
+from domain.errors import FileTooLarge, InvalidInput, MalformedUpload
+from domain.policy import SNIFF_WINDOW, Admission, MediaPolicy, display_name
+
+MAX_FILES_PER_UPLOAD = 10
+_WRITE_BATCH = 1 << 20  # bytes gathered before one hop to a worker thread (hash, checks, write)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilePart:
+    original_name: str
+    chunks: AsyncIterator[bytes]  # must be read to its end before the next part is asked for
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldPart:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadMedia:
+    uploader_id: str
+    parts: AsyncIterator[FilePart | FieldPart]
+
+
+@dataclass(slots=True)
+class _Received:
+    staged: StagedFile
+    original_name: str
+    admission: Admission
+    size: int
+    sha256: str
+
+
+class UploadMediaHandler:
+    """Rules:
+    - one to ten `file` parts and a `message_id`; only the message's sender may attach to it;
+    - each file: an allowed extension, a signature that agrees with it, a body that stays what it
+      claimed, at most `policy.max_upload_size` bytes, counted as they arrive (413 at the byte);
+    - all or nothing: one refused file keeps none of them;
+    - order: stage to a temporary file, publish under a fresh UUID name (fsync, rename), commit the
+      rows, then tell the members; a failure before the commit removes every published file.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        files: FileStore,
+        sniffer: ContentSniffer,
+        broadcaster: Broadcaster,
+        policy: MediaPolicy,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._files = files
+        self._sniffer = sniffer
+        self._broadcaster = broadcaster
+        self._policy = policy
+        self._clock = clock
+
+    async def __call__(self, command: UploadMedia) -> Sequence[Attachment]:
+        message: Message | None = None
+        async with AsyncExitStack() as staging:
+            received: list[_Received] = []
+            async for part in command.parts:
+                if isinstance(part, FieldPart):
+                    if part.name == "message_id":
+                        # Checked as soon as it arrives, so a sender who may not attach is told
+                        # before any later file is written.
+                        async with self._uow() as uow:
+                            message = await _attachable(uow, _message_id(part.value), command.uploader_id)
+                    continue
+                if len(received) == MAX_FILES_PER_UPLOAD:
+                    raise InvalidInput(f"At most {MAX_FILES_PER_UPLOAD} files go in one upload.")
+                staged = await staging.enter_async_context(self._files.stage())
+                received.append(await self._receive(part, staged))
+            if not received:
+                raise MalformedUpload("The upload holds no 'file' part.")
+            if message is None:
+                raise InvalidInput("message_id is required: the message the files belong to.")
+            return await self._commit(message, command.uploader_id, received)
+
+    async def _receive(self, part: FilePart, staged: StagedFile) -> _Received:
+        self._policy.extension_of(part.original_name)  # an .exe is refused before its first byte
+        limit = self._policy.max_upload_size
+        digest = hashlib.sha256()
+        admission: Admission | None = None
+        check: BodyCheck | None = None
+        pending = bytearray()
+        size = 0
+
+        async def flush() -> None:
+            assert check is not None
+            batch = bytes(pending)
+            pending.clear()
+            await anyio.to_thread.run_sync(_hash_and_check, digest, check, batch)
+            await staged.write(batch)
+
+        async for chunk in part.chunks:
+            size += len(chunk)
+            if size > limit:
+                raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
+            pending += chunk
+            if admission is None and len(pending) >= SNIFF_WINDOW:
+                admission, check = self._admit(part.original_name, bytes(pending[:SNIFF_WINDOW]))
+            if check is not None and len(pending) >= _WRITE_BATCH:
+                await flush()
+        if size == 0:
+            raise InvalidInput(f"'{part.original_name}' is empty.")
+        if admission is None:
+            admission, check = self._admit(part.original_name, bytes(pending))
+        await flush()
+        assert check is not None
+        check.finish()
+        return _Received(
+            staged=staged,
+            original_name=part.original_name,
+            admission=admission,
+            size=size,
+            sha256=digest.hexdigest(),
+        )
+
+    def _admit(self, original_name: str, head: bytes) -> tuple[Admission, BodyCheck]:
+        admission = self._policy.admit(original_name, self._sniffer.sniff(head))
+        return admission, body_check_for(admission.extension, admission.kind)
+
+    async def _commit(self, message: Message, uploader_id: str, received: list[_Received]) -> list[Attachment]:
+        now = self._clock.now()
+        attachments = []
+        for item in received:
+            attachment_id = uuid.uuid4()
+            attachments.append(
+                Attachment(
+                    id=attachment_id,
+                    message_id=message.id,
+                    uploader_id=uploader_id,
+                    filename=stored_name(attachment_id, item.admission.extension),
+                    original_name=display_name(item.original_name, item.admission.extension),
+                    content_type=item.admission.content_type,
+                    kind=item.admission.kind,
+                    size=item.size,
+                    sha256=item.sha256,
+                    created_at=now,
+                )
+            )
+        published: list[str] = []
+        try:
+            for item, attachment in zip(received, attachments, strict=True):
+                await item.staged.publish(attachment.filename)
+                published.append(attachment.filename)
+            async with self._uow() as uow:
+                # Checked again inside the transaction: the message may have gone meanwhile.
+                current = await _attachable(uow, message.id, uploader_id)
+                for attachment in attachments:
+                    await uow.attachments.add(attachment)
+                if not current.has_media:
+                    await uow.messages.set_has_media(current.id, True)
+                await uow.conversations.advance(current.conversation_id, now)
+                await uow.commit()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for filename in published:
+                    await self._files.delete(filename)
+            raise
+        await self._broadcaster.publish(
+            MediaAttached(conversation_id=message.conversation_id, message_id=message.id, attachments=attachments)
+        )
+        return attachments
+
+
+async def _attachable(uow: UnitOfWork, message_id: uuid.UUID, uploader_id: str) -> Message:
+    message = await visible_message(uow, message_id, uploader_id)
+    message.ensure_sender(uploader_id, "attach files to it")
+    return message
+
+
+def _hash_and_check(digest: hashlib._Hash, check: BodyCheck, batch: bytes) -> None:
+    digest.update(batch)
+    check.feed(batch)
+
+
+def _message_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise InvalidInput("message_id must be a UUID.") from None

@@ -1,0 +1,1 @@
+"""Pure business concepts of the media service: standard library only."""

@@ -1,0 +1,41 @@
+"""One hierarchy for every refusal the service can give; the entrypoints map it to status codes."""
+
+
+class MediaError(Exception):
+    """Base of every domain and application error. `str(error)` is a sentence for a person."""
+
+
+class NotFound(MediaError):
+    """The thing does not exist, or the caller may not know that it does (never tells which)."""
+
+
+class Forbidden(MediaError):
+    """The caller may see the thing but not do this to it."""
+
+
+class Conflict(MediaError):
+    """The request contradicts the current state."""
+
+
+class InvalidInput(MediaError):
+    """A field is present but its value breaks a rule."""
+
+
+class UnsupportedMediaType(MediaError):
+    """The extension is not allowed, or the bytes are not what the extension says."""
+
+
+class FileTooLarge(MediaError):
+    """The file passed the size cap; nothing of it is kept."""
+
+
+class MalformedUpload(MediaError):
+    """The upload body is not a well-formed request (broken multipart, missing parts)."""
+
+
+class UploadAborted(MediaError):
+    """The client went away or stalled before the upload finished; nothing is kept."""
+
+
+class StorageUnavailable(MediaError):
+    """The file store or the database did not answer; retrying later may work."""
