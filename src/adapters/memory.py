@@ -13,7 +13,7 @@ from application.events import Event
 from application.ports import OpenFile, StagedFile
 from domain.attachment import Attachment
 from domain.conversation import Conversation, ConversationKind, Message
-from domain.errors import NotFound
+from domain.errors import Conflict, NotFound
 
 
 @dataclass
@@ -159,6 +159,8 @@ class _MemoryStaged:
         self._buffer += chunk
 
     async def publish(self, filename: str) -> None:
+        if filename in self._store.files:
+            raise Conflict(f"A file named {filename} is already stored.")
         self._store.files[filename] = (bytes(self._buffer), datetime.now(UTC))
         self.published = True
 

@@ -22,7 +22,10 @@ async def visible_message(uow: UnitOfWork, message_id: uuid.UUID, user_id: str) 
     message = await uow.messages.get(message_id)
     if message is None:
         raise NotFound("No such message.")
-    await visible_conversation(uow, message.conversation_id, user_id)
+    try:
+        await visible_conversation(uow, message.conversation_id, user_id)
+    except NotFound:
+        raise NotFound("No such message.") from None  # the same answer as for an unknown id
     return message
 
 

@@ -12,8 +12,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from domain.attachment import Attachment
 from application.events import Event
+from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 
 
@@ -158,4 +158,3 @@ class Broadcaster(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
-

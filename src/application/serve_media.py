@@ -33,6 +33,8 @@ class ServeMediaHandler:
         if not is_stored_name(filename):
             raise NotFound("No such file.")
         async with self._uow() as uow:
-            attachment = await visible_attachment(uow, await uow.attachments.get_by_filename(filename), user_id)
+            attachment = await visible_attachment(
+                uow, await uow.attachments.get_by_filename(filename), user_id
+            )
         async with self._files.open(attachment.filename) as file:
             yield Download(attachment=attachment, file=file)

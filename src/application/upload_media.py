@@ -150,7 +150,9 @@ class UploadMediaHandler:
         admission = self._policy.admit(original_name, self._sniffer.sniff(head))
         return admission, body_check_for(admission.extension, admission.kind)
 
-    async def _commit(self, message: Message, uploader_id: str, received: list[_Received]) -> list[Attachment]:
+    async def _commit(
+        self, message: Message, uploader_id: str, received: list[_Received]
+    ) -> list[Attachment]:
         now = self._clock.now()
         attachments = []
         for item in received:
@@ -189,7 +191,9 @@ class UploadMediaHandler:
                     await self._files.delete(filename)
             raise
         await self._broadcaster.publish(
-            MediaAttached(conversation_id=message.conversation_id, message_id=message.id, attachments=attachments)
+            MediaAttached(
+                conversation_id=message.conversation_id, message_id=message.id, attachments=attachments
+            )
         )
         return attachments
 

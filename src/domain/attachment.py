@@ -33,7 +33,9 @@ class Attachment:
         return self.filename.rsplit(".", 1)[1]
 
 
-_STORED_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.[a-z0-9]{2,5}")
+_STORED_NAME = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.[a-z0-9]{2,5}"
+)
 
 
 def stored_name(attachment_id: uuid.UUID, extension: str) -> str:

@@ -15,7 +15,9 @@ from domain.attachment import MediaKind
 from domain.errors import UnsupportedMediaType
 
 # Markup that makes a text file or an image a page a browser may run: refused wherever it appears.
-_MARKUP_IN_TEXT = re.compile(rb"^\s*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|script|svg|iframe|\?xml)", re.I)
+_MARKUP_IN_TEXT = re.compile(
+    rb"^\s*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|script|svg|iframe|\?xml)", re.I
+)
 _MARKUP_IN_IMAGE = re.compile(rb"<script|<!doctype\s+html|<html[\s>]|<\?php|<svg\s", re.I)
 _MARKUP_OVERLAP = 24  # bytes kept across chunk boundaries so a marker cut in two is still seen
 
@@ -53,7 +55,9 @@ class Utf8TextCheck:
         if len(self._head) < 64:
             self._head += chunk[: 64 - len(self._head)]
             if _MARKUP_IN_TEXT.match(self._head.removeprefix(codecs.BOM_UTF8)):
-                raise UnsupportedMediaType("A .txt file must be plain text; this one is markup (HTML, SVG, XML).")
+                raise UnsupportedMediaType(
+                    "A .txt file must be plain text; this one is markup (HTML, SVG, XML)."
+                )
         try:
             self._decoder.decode(chunk)
         except UnicodeDecodeError as exc:
@@ -63,7 +67,9 @@ class Utf8TextCheck:
         try:
             self._decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            raise UnsupportedMediaType("A .txt file must be UTF-8 text; this one ends mid-character.") from exc
+            raise UnsupportedMediaType(
+                "A .txt file must be UTF-8 text; this one ends mid-character."
+            ) from exc
 
 
 class ImagePolyglotCheck:
@@ -86,11 +92,21 @@ class ImagePolyglotCheck:
         tail = bytes(self._tail[-_ZIP_TAIL:])
         at = tail.rfind(_EOCD)
         while at != -1:
-            if at + _EOCD_SIZE <= len(tail):
-                (comment_length,) = struct.unpack_from("<H", tail, at + 20)
-                if at + _EOCD_SIZE + comment_length == len(tail):
-                    raise UnsupportedMediaType("The image has an archive appended; it is refused.")
+            if _is_end_record(tail, at):
+                raise UnsupportedMediaType("The image has an archive appended; it is refused.")
             at = tail.rfind(_EOCD, 0, at)
+
+
+def _is_end_record(tail: bytes, at: int) -> bool:
+    """A ZIP end-of-central-directory record at `at`: one disk, as many entries there as in all, and
+    its comment inside the file. Bytes after the comment do not stop unzip tools, so not us either."""
+    if at + _EOCD_SIZE > len(tail):
+        return False
+    disk, cd_disk, entries_here, entries_total, _, _, comment_length = struct.unpack_from(
+        "<HHHHIIH", tail, at + 4
+    )
+    fits = at + _EOCD_SIZE + comment_length <= len(tail)
+    return fits and disk == cd_disk == 0 and entries_here == entries_total
 
 
 def body_check_for(extension: str, kind: MediaKind) -> BodyCheck:

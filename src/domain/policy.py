@@ -68,9 +68,7 @@ class Admission:
     content_type: str
 
 
-def _kinds(
-    images: Iterable[str], documents: Iterable[str], videos: Iterable[str]
-) -> Mapping[str, MediaKind]:
+def _kinds(images: Iterable[str], documents: Iterable[str], videos: Iterable[str]) -> Mapping[str, MediaKind]:
     table: dict[str, MediaKind] = {}
     for kind, extensions in (
         (MediaKind.IMAGE, images),

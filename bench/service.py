@@ -1,0 +1,148 @@
+"""The service as a subprocess (`chat-media serve`, granian) on a free loopback port, with its own
+temp SQLite database and uploads directory, and the few API calls the benchmark sets up with."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 90.0  # seconds: migrations, then granian's worker
+API_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+MAX_UPLOAD_SIZE = 50 * (1 << 20)  # the seed's cap; the 50 MB file is exactly this size
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    port: int
+    workdir: Path
+    env: dict[str, str]
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.workdir / "uploads"
+
+    def stop(self) -> None:
+        """SIGTERM to the whole process group, SIGKILL if it lingers."""
+        if self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout=wait)
+                return
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def token(self, user: str) -> str:
+        """A token minted by the CLI for `user` (the last line that looks like a JWT)."""
+        for extra in (["--quiet"], []):
+            done = subprocess.run(
+                [sys.executable, "-m", "entrypoints.cli", "token", user, *extra],
+                cwd=REPO,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            jwts = [w for w in done.stdout.split() if w.count(".") == 2 and len(w) > 40]
+            if done.returncode == 0 and jwts:
+                return jwts[-1]
+        raise RuntimeError(f"`chat-media token` failed: {done.stderr[-1000:]}")
+
+
+def start_service(workdir: Path) -> Service:
+    port = free_port()
+    (workdir / "uploads").mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        "UPLOAD_DIR": str(workdir / "uploads"),
+        "JWT_SECRET": os.urandom(32).hex(),
+        "MAX_UPLOAD_SIZE": str(MAX_UPLOAD_SIZE),
+    }
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    service = Service(process=process, port=port, workdir=workdir, env=env, log=log)
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the service exited at start:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{service.base}/health", timeout=2.0).status_code == 200:
+                    return service
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"no 200 from /health in {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
+    except BaseException:
+        service.stop()
+        raise
+
+
+class Api:
+    """The JSON calls that set the stage: a conversation, messages, small uploads, deletes."""
+
+    def __init__(self, service: Service, token: str) -> None:
+        self.client = httpx.Client(
+            base_url=service.base, headers={"Authorization": f"Bearer {token}"}, timeout=API_TIMEOUT
+        )
+
+    def _ok(self, response: httpx.Response) -> object:
+        if response.status_code >= 300:
+            raise RuntimeError(
+                f"{response.request.method} {response.request.url.path}: "
+                f"{response.status_code} {response.text[:500]}"
+            )
+        return response.json() if response.content else None
+
+    def conversation(self) -> str:
+        body = {"kind": "group", "title": "bench", "member_ids": ["bob"]}
+        return str(self._ok(self.client.post("/api/v1/conversations", json=body))["id"])  # type: ignore[index]
+
+    def message(self, conversation_id: str, content: str) -> str:
+        path = f"/api/v1/conversations/{conversation_id}/messages"
+        return str(self._ok(self.client.post(path, json={"content": content}))["id"])  # type: ignore[index]
+
+    def upload_small(self, message_id: str, files: list[tuple[str, bytes]]) -> list[dict[str, object]]:
+        parts = [("file", (name, data, "application/octet-stream")) for name, data in files]
+        answer = self.client.post("/api/v1/media/upload", data={"message_id": message_id}, files=parts)
+        return self._ok(answer)  # type: ignore[return-value]
+
+    def delete_media(self, media_id: str) -> None:
+        self._ok(self.client.delete(f"/api/v1/media/{media_id}"))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,277 @@
+"""The FileStore on local disk: staged in `root/.staging/`, published by link (never overwriting).
+
+A staged file holds an exclusive flock while it is written; a file in `.staging/` whose lock can be
+taken lost its writer (a crash), and `recover()` removes it. Published files are direct children of
+`root` named `<uuid>.<ext>`, opened without following links.
+
+`local_path` is the file's real path, not `/proc/self/fd/<fd>`: granian opens a pathsend path in a
+task of its own after `send` has returned, so once the fd is closed its number may already name
+another open file, and that file's bytes would go out under this file's headers. Names are never
+reused, so the real path names these bytes or nothing (granian's own 404 after a racing delete).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from application.ports import OpenFile, StagedFile
+from domain.attachment import is_stored_name
+from domain.errors import Conflict, NotFound, StorageUnavailable
+
+_STAGING = ".staging"
+_SUFFIX = ".part"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _LocalStaged:
+    def __init__(self, root: Path, path: Path, fd: int) -> None:
+        self._root = root
+        self._path = path
+        self._fd = fd  # -1 once closed
+        self._linked = False  # the temporary name is gone
+
+    async def write(self, chunk: bytes) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._write, chunk)
+        except OSError as exc:
+            raise StorageUnavailable("Could not write the file.") from exc
+
+    def _write(self, chunk: bytes) -> None:
+        if self._fd < 0:
+            raise OSError(errno.EBADF, "the staged file is closed")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    async def publish(self, filename: str) -> None:
+        if not is_stored_name(filename):
+            raise ValueError(f"{filename!r} is not a stored name")
+        try:
+            await anyio.to_thread.run_sync(self._publish, self._root / filename)
+        except FileExistsError:
+            raise Conflict(f"A file named {filename} is already stored.") from None
+        except OSError as exc:
+            raise StorageUnavailable("Could not store the file.") from exc
+
+    def _publish(self, target: Path) -> None:
+        if self._fd < 0 or self._linked:
+            raise OSError(errno.EBADF, "the staged file was already published or discarded")
+        os.fsync(self._fd)
+        os.link(self._path, target)  # unlike rename, refuses to replace an existing file
+        try:
+            _fsync_dir(self._root)
+        except OSError:
+            target.unlink(missing_ok=True)  # all or nothing: not durable, so not visible
+            raise
+        # Published. The temporary name is only a second link to the same bytes: if it cannot go
+        # now, recover() removes it once the lock is released.
+        with suppress(OSError):
+            self._path.unlink()
+        self._linked = True
+        self._close()
+
+    async def discard(self) -> None:
+        await anyio.to_thread.run_sync(self._discard)
+
+    def _discard(self) -> None:
+        if not self._linked:
+            self._path.unlink(missing_ok=True)
+            self._linked = True
+        self._close()
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)  # also releases the flock
+
+
+class _LocalOpenFile:
+    def __init__(self, fd: int, info: os.stat_result, path: Path) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()  # no pread runs on a closed, perhaps reused, descriptor
+        self.size = info.st_size
+        self.modified_at = datetime.fromtimestamp(info.st_mtime, UTC)
+        self.local_path: str | None = str(path)
+
+    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        offset = start
+        while offset < end:
+            want = min(chunk_size, end - offset)
+            try:
+                chunk = await anyio.to_thread.run_sync(self._pread, want, offset)
+            except OSError as exc:
+                raise StorageUnavailable("Could not read the file.") from exc
+            if not chunk:
+                raise StorageUnavailable("The file is shorter than it was when opened.")
+            offset += len(chunk)
+            yield chunk
+
+    def _pread(self, length: int, offset: int) -> bytes:
+        with self._lock:
+            if self._fd < 0:
+                raise OSError(errno.EBADF, "the file was closed")
+            return os.pread(self._fd, length, offset)
+
+    def close(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class LocalFileStore:
+    def __init__(self, root: Path) -> None:
+        self._root = root.resolve()
+        self._staging = self._root / _STAGING
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._staging.mkdir(mode=0o700, exist_ok=True)
+            self._staging.chmod(0o700)
+        except OSError as exc:
+            raise StorageUnavailable(f"The file store at {self._root} cannot be created.") from exc
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @asynccontextmanager
+    async def stage(self) -> AsyncIterator[StagedFile]:
+        try:
+            with anyio.CancelScope(shield=True):  # a file created while cancelled would leak
+                staged = await anyio.to_thread.run_sync(self._create_staged)
+        except OSError as exc:
+            raise StorageUnavailable("Could not create a file.") from exc
+        try:
+            yield staged
+        finally:
+            with anyio.CancelScope(shield=True):
+                await staged.discard()
+
+    def _create_staged(self) -> _LocalStaged:
+        while True:
+            path = self._staging / f"{uuid.uuid4().hex}{_SUFFIX}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(path, flags, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # Between create and lock, another process's recover() may have taken the lock and
+                # removed the file: then this inode has no name any more, and we start again.
+                if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                    return _LocalStaged(self._root, path, fd)
+            except (BlockingIOError, FileNotFoundError):
+                pass
+            except BaseException:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                raise
+            os.close(fd)
+
+    async def recover(self) -> int:
+        """Removes the staged files whose writer died (their lock is free); returns how many.
+        Safe while other processes write: a file a live writer holds is left alone."""
+        try:
+            return await anyio.to_thread.run_sync(self._recover)
+        except OSError as exc:
+            raise StorageUnavailable(f"The file store at {self._root} cannot be read.") from exc
+
+    def _recover(self) -> int:
+        removed = 0
+        with os.scandir(self._staging) as entries:
+            names = [entry.path for entry in entries]
+        for path in names:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue  # gone meanwhile, or a link: not ours to touch
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer holds it
+            else:
+                try:
+                    os.unlink(path)
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+            finally:
+                os.close(fd)
+        return removed
+
+    @asynccontextmanager
+    async def open(self, filename: str) -> AsyncIterator[OpenFile]:
+        if not is_stored_name(filename):
+            raise NotFound("No such file.")
+        with anyio.CancelScope(shield=True):  # an fd opened while cancelled would leak
+            opened = await anyio.to_thread.run_sync(self._open, self._root / filename)
+        try:
+            yield opened
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(opened.close)
+
+    def _open(self, path: Path) -> _LocalOpenFile:
+        try:
+            # O_NOFOLLOW: a link is no file of ours; O_NONBLOCK: a FIFO cannot hang the open.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound("No such file.") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotFound("No such file.") from None
+            raise StorageUnavailable("Could not open the file.") from exc
+        try:
+            info = os.fstat(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise StorageUnavailable("Could not open the file.") from exc
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise NotFound("No such file.")
+        return _LocalOpenFile(fd, info, path)
+
+    async def delete(self, filename: str) -> None:
+        if not is_stored_name(filename):
+            return  # no such name is ever stored
+        try:
+            await anyio.to_thread.run_sync(self._delete, self._root / filename)
+        except OSError as exc:
+            raise StorageUnavailable("Could not delete the file.") from exc
+
+    def _delete(self, path: Path) -> None:
+        path.unlink(missing_ok=True)  # not fsynced: a file that comes back after a crash is swept
+
+    async def check(self) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._probe)
+        except OSError as exc:
+            raise StorageUnavailable(f"The file store at {self._root} cannot be written.") from exc
+
+    def _probe(self) -> None:
+        path = self._staging / f"probe-{uuid.uuid4().hex}{_SUFFIX}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, b"probe")
+        finally:
+            os.close(fd)
+            path.unlink(missing_ok=True)

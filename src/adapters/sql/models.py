@@ -1,0 +1,72 @@
+"""The tables, as advanced-alchemy models. Rows are not domain objects: the repositories map them.
+
+Every foreign key cascades on delete in the database itself, so deleting a message takes its
+attachment rows with it whatever deletes it (the seed's CASCADE), and every lookup path has an index.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from advanced_alchemy.base import UUIDBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+
+class ConversationRow(UUIDBase):
+    __tablename__ = "conversations"
+
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(200))
+    # "<member a>\n<member b>" (sorted) for a direct conversation, NULL for a group: the unique index
+    # makes "one direct conversation per pair" hold under concurrent requests too.
+    direct_pair: Mapped[str | None] = mapped_column(String(511), unique=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_activity_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    members: Mapped[list[MemberRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class MemberRow(UUIDBase):
+    __tablename__ = "conversation_members"
+    __table_args__ = (UniqueConstraint("conversation_id", "user_id"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+
+
+class MessageRow(UUIDBase):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    sender_id: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    has_media: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class AttachmentRow(UUIDBase):
+    """The seed's `media_attachments` table."""
+
+    __tablename__ = "media_attachments"
+    __table_args__ = (Index("ix_media_attachments_message_id_position", "message_id", "position"),)
+
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # upload order within the message
+    uploader_id: Mapped[str] = mapped_column(String(255), index=True)
+    filename: Mapped[str] = mapped_column(String(64), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+metadata = UUIDBase.metadata

@@ -1,0 +1,240 @@
+"""The repositories over SQLAlchemy, each with the two small functions that map rows to and from the
+domain. advanced-alchemy's repository does the plain work (get, add, count, delete); the queries the
+chat needs beyond that are written here once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from advanced_alchemy.exceptions import IntegrityError
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
+from domain.attachment import Attachment, MediaKind
+from domain.conversation import Conversation, ConversationKind, Message
+from domain.errors import NotFound
+
+
+def _direct_pair(conversation: Conversation) -> str | None:
+    if conversation.kind is not ConversationKind.DIRECT:
+        return None
+    return "\n".join(sorted(conversation.member_ids))
+
+
+def conversation_row(conversation: Conversation) -> ConversationRow:
+    return ConversationRow(
+        id=conversation.id,
+        kind=conversation.kind.value,
+        title=conversation.title,
+        direct_pair=_direct_pair(conversation),
+        last_seq=0,
+        created_at=conversation.created_at,
+        last_activity_at=conversation.last_activity_at,
+        members=[MemberRow(user_id=user_id) for user_id in sorted(conversation.member_ids)],
+    )
+
+
+def conversation_of(row: ConversationRow) -> Conversation:
+    return Conversation(
+        id=row.id,
+        kind=ConversationKind(row.kind),
+        title=row.title,
+        member_ids=frozenset(m.user_id for m in row.members),
+        created_at=row.created_at,
+        last_activity_at=row.last_activity_at,
+    )
+
+
+def message_row(message: Message) -> MessageRow:
+    return MessageRow(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        content=message.content,
+        has_media=message.has_media,
+        created_at=message.created_at,
+    )
+
+
+def message_of(row: MessageRow) -> Message:
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        seq=row.seq,
+        sender_id=row.sender_id,
+        content=row.content,
+        has_media=row.has_media,
+        created_at=row.created_at,
+    )
+
+
+def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
+    return AttachmentRow(
+        id=attachment.id,
+        message_id=attachment.message_id,
+        position=position,
+        uploader_id=attachment.uploader_id,
+        filename=attachment.filename,
+        original_name=attachment.original_name,
+        content_type=attachment.content_type,
+        kind=attachment.kind.value,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        created_at=attachment.created_at,
+    )
+
+
+def attachment_of(row: AttachmentRow) -> Attachment:
+    return Attachment(
+        id=row.id,
+        message_id=row.message_id,
+        uploader_id=row.uploader_id,
+        filename=row.filename,
+        original_name=row.original_name,
+        content_type=row.content_type,
+        kind=MediaKind(row.kind),
+        size=row.size,
+        sha256=row.sha256,
+        created_at=row.created_at,
+    )
+
+
+class _Conversations(SQLAlchemyAsyncRepository[ConversationRow]):
+    model_type = ConversationRow
+
+
+class _Messages(SQLAlchemyAsyncRepository[MessageRow]):
+    model_type = MessageRow
+
+
+class _Attachments(SQLAlchemyAsyncRepository[AttachmentRow]):
+    model_type = AttachmentRow
+
+
+class SqlConversationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._rows = _Conversations(session=session, auto_expunge=False)
+
+    async def add(self, conversation: Conversation) -> None:
+        await self._rows.add(conversation_row(conversation))
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        row = await self._rows.get_one_or_none(id=conversation_id)
+        return None if row is None else conversation_of(row)
+
+    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
+        row = await self._rows.get_one_or_none(direct_pair="\n".join(sorted((member_a, member_b))))
+        return None if row is None else conversation_of(row)
+
+    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
+        mine = select(MemberRow.conversation_id).where(MemberRow.user_id == user_id)
+        rows = await self._rows.get_many(
+            ConversationRow.id.in_(mine),
+            order_by=[(ConversationRow.last_activity_at, True), (ConversationRow.id, True)],
+        )
+        return [conversation_of(row) for row in rows]
+
+    async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
+        row = await self._rows.get(conversation_id)
+        present = {m.user_id for m in row.members}
+        row.members.extend(MemberRow(user_id=u) for u in sorted(user_ids - present))
+        await self._session.flush()
+
+    async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
+        # One UPDATE ... RETURNING: the row lock makes concurrent changes take turns, so no two get
+        # the same number (PostgreSQL row lock; SQLite has one writer at a time).
+        seq = await self._session.scalar(
+            update(ConversationRow)
+            .where(ConversationRow.id == conversation_id)
+            .values(last_seq=ConversationRow.last_seq + 1, last_activity_at=at)
+            .returning(ConversationRow.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+        if seq is None:
+            raise NotFound("No such conversation.")
+        return int(seq)
+
+
+class SqlMessageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._rows = _Messages(session=session, auto_expunge=False)
+
+    async def add(self, message: Message) -> None:
+        await self._rows.add(message_row(message))
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        row = await self._rows.get_one_or_none(id=message_id)
+        return None if row is None else message_of(row)
+
+    async def list_page(
+        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+        if before is not None:
+            anchor = await self._session.scalar(
+                select(MessageRow.seq).where(
+                    MessageRow.id == before, MessageRow.conversation_id == conversation_id
+                )
+            )
+            if anchor is None:
+                raise NotFound("No such message in this conversation.")
+            query = query.where(MessageRow.seq < anchor)
+        rows = await self._session.scalars(query.order_by(MessageRow.seq.desc()).limit(limit))
+        return [message_of(row) for row in rows]
+
+    async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None:
+        await self._session.execute(
+            update(MessageRow)
+            .where(MessageRow.id == message_id)
+            .values(has_media=has_media)
+            .execution_options(synchronize_session="fetch")
+        )
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        # The attachment rows go by the foreign key's ON DELETE CASCADE, in the same statement.
+        await self._rows.delete_where(MessageRow.id == message_id, sanity_check=False)
+
+
+class SqlAttachmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._rows = _Attachments(session=session, auto_expunge=False)
+
+    async def add(self, attachment: Attachment) -> None:
+        last = await self._session.scalar(
+            select(func.max(AttachmentRow.position)).where(AttachmentRow.message_id == attachment.message_id)
+        )
+        try:
+            await self._rows.add(attachment_row(attachment, 0 if last is None else last + 1))
+        except IntegrityError:  # the message went meanwhile (the names are fresh UUIDs)
+            raise NotFound("No such message.") from None
+
+    async def get(self, attachment_id: uuid.UUID) -> Attachment | None:
+        row = await self._rows.get_one_or_none(id=attachment_id)
+        return None if row is None else attachment_of(row)
+
+    async def get_by_filename(self, filename: str) -> Attachment | None:
+        row = await self._rows.get_one_or_none(filename=filename)
+        return None if row is None else attachment_of(row)
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        if not message_ids:
+            return []
+        rows = await self._rows.get_many(
+            AttachmentRow.message_id.in_(message_ids),
+            order_by=[(AttachmentRow.created_at, False), (AttachmentRow.position, False)],
+        )
+        return [attachment_of(row) for row in rows]
+
+    async def count_for_message(self, message_id: uuid.UUID) -> int:
+        return await self._rows.count(AttachmentRow.message_id == message_id)
+
+    async def delete(self, attachment_id: uuid.UUID) -> None:
+        await self._rows.delete_where(AttachmentRow.id == attachment_id, sanity_check=False)

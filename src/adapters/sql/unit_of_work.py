@@ -1,0 +1,70 @@
+"""One SQLAlchemy session per unit of work: the repositories share its transaction, `commit()` ends
+it, leaving the block without committing rolls it back. Driver errors become the port's errors."""
+
+from __future__ import annotations
+
+from advanced_alchemy.exceptions import RepositoryError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.sql.repositories import (
+    SqlAttachmentRepository,
+    SqlConversationRepository,
+    SqlMessageRepository,
+)
+from application.ports import AttachmentRepository, ConversationRepository, MessageRepository
+from domain.errors import Conflict, StorageUnavailable
+
+
+class SqlUnitOfWork:
+    conversations: ConversationRepository
+    messages: MessageRepository
+    attachments: AttachmentRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        session = self._sessions()
+        self._session = session
+        self.conversations = SqlConversationRepository(session)
+        self.messages = SqlMessageRepository(session)
+        self.attachments = SqlAttachmentRepository(session)
+        return self
+
+    async def commit(self) -> None:
+        assert self._session is not None, "commit() outside the unit of work's block"
+        await self._session.commit()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        error = exc_info[1] if isinstance(exc_info[1], BaseException) else None
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                await session.rollback()
+                await session.close()
+            except (SQLAlchemyError, OSError) as exc:
+                if error is None:
+                    _translate(exc)  # a failed rollback after a failure: the first one is the news
+        if error is not None:
+            _translate(error)
+
+
+def _translate(error: BaseException) -> None:
+    """Re-raises a driver or repository error as the port-level error it means; others pass."""
+    cause = error.__cause__ if isinstance(error, RepositoryError) else error
+    if isinstance(cause, OperationalError | OSError | ConnectionError) or (
+        isinstance(cause, DBAPIError) and cause.connection_invalidated
+    ):
+        raise StorageUnavailable("The database does not answer; try again shortly.") from error
+    if isinstance(error, RepositoryError | SQLAlchemyError):
+        raise Conflict("The change conflicts with another one made at the same time; try again.") from error
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)

@@ -1,0 +1,108 @@
+"""The composition root: `create_app(settings)` picks the adapters and wires the use cases.
+
+Nothing is built at import time; `app_from_env()` is the factory the ASGI server calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adapters.files.local import LocalFileStore
+from adapters.memory import RecordingBroadcaster, SystemClock
+from adapters.sniffing import FiletypeSniffer
+from adapters.sql.database import check_database, create_engine, session_maker
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from adapters.tokens import JwtVerifier
+from application.ports import Broadcaster, FileStore
+from domain.errors import StorageUnavailable
+from entrypoints.di import build_use_cases, dependencies
+from entrypoints.http.auth import bearer_auth
+from entrypoints.http.conversations import ConversationController, MessageController
+from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
+from entrypoints.http.media import MediaController
+from entrypoints.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    broadcaster: Broadcaster | None = None,
+    files: FileStore | None = None,
+) -> Litestar:
+    """The service for these settings. `broadcaster` and `files` replace the configured adapters
+    (tests pass recording or faulty ones)."""
+    if settings.jwt_secret is None and settings.jwt_public_key is None:
+        raise ValueError("create_app needs JWT_SECRET or JWT_PUBLIC_KEY (the CLI makes one for development)")
+    verifier = JwtVerifier(
+        secret=settings.jwt_secret,
+        public_key_pem=settings.jwt_public_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    engine = create_engine(settings.database_url)
+    local_store = LocalFileStore(settings.upload_dir) if files is None else None
+    store: FileStore = files if files is not None else local_store  # type: ignore[assignment]
+    use_cases = build_use_cases(
+        uow=SqlUnitOfWorkFactory(session_maker(engine)),
+        files=store,
+        sniffer=FiletypeSniffer(),
+        broadcaster=broadcaster if broadcaster is not None else RecordingBroadcaster(),
+        policy=settings.policy,
+        clock=SystemClock(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if local_store is not None:
+            removed = await local_store.recover()
+            if removed:
+                log.info("removed %d partial upload(s) left by a crash", removed)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    @get("/health", summary="Ready when the database and the file store answer", tags=["operations"])
+    async def health() -> object:
+        try:
+            await check_database(engine)
+            await store.check()
+        except StorageUnavailable as exc:
+            return error_response(503, str(exc))
+        return {"status": "ok"}
+
+    return Litestar(
+        route_handlers=[health, ConversationController, MessageController, MediaController],
+        dependencies={
+            **dependencies(use_cases),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+        },
+        middleware=[bearer_auth(verifier)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Chat media service",
+            version="1.0.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+    )
+
+
+def app_from_env() -> Litestar:
+    """The ASGI server's factory: settings from the environment (the CLI has filled in a dev secret)."""
+    return create_app(load_settings())

@@ -1,0 +1,110 @@
+"""`chat-media serve | migrate | token USER`: what an operator or a developer runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from adapters.sql.database import upgrade_to_head
+from adapters.tokens import mint_token
+from entrypoints.settings import Settings, SettingsError, development_secret, load_settings
+
+# What `make run` prints: the seed's flow, message first, then its file.
+DEMO = """Start a conversation, post a message, then upload a file to it:
+  export TOKEN={token}
+  CONV=$(curl -s -X POST {base}/api/v1/conversations -H "Authorization: Bearer $TOKEN" \\
+    -H 'Content-Type: application/json' -d '{"kind": "group", "title": "Demo", "member_ids": []}' \\
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  MSG=$(curl -s -X POST {base}/api/v1/conversations/$CONV/messages -H "Authorization: Bearer $TOKEN" \\
+    -H 'Content-Type: application/json' -d '{"content": "look"}' \\
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  curl -X POST "{base}/api/v1/media/upload" -H "Authorization: Bearer $TOKEN" \\
+    -F "file=@README.md;filename=readme.txt" -F "message_id=$MSG"
+"""
+
+
+def _settings_with_secret() -> Settings:
+    """The settings, with a development secret filled in (and exported, for the server's workers)."""
+    settings = load_settings()
+    if settings.jwt_secret is None and settings.jwt_public_key is None:
+        secret, made = development_secret()
+        os.environ["JWT_SECRET"] = secret
+        state = "generated and saved to data/.dev-jwt-secret" if made else "read from data/.dev-jwt-secret"
+        print(f"JWT_SECRET was not set: a development secret was {state}:\n  {secret}", file=sys.stderr)
+        settings = load_settings()
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = _settings_with_secret()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    upgrade_to_head(settings.database_url)
+    print(f"Database migrated: {settings.database_url}")
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    if settings.jwt_secret is not None:
+        token = mint_token(
+            settings.jwt_secret, args.user, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        base = f"http://{host}:{port}"
+        print(f"\nA development token for user '{args.user}' (valid 24 h):\n  {token}\n")
+        print(DEMO.replace("{base}", base).replace("{token}", token))
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "entrypoints.app:app_from_env",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=host,
+        port=port,
+        workers=args.workers,
+        log_access=False,
+    ).serve()
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    settings = load_settings()
+    upgrade_to_head(settings.database_url)
+    print(f"Database migrated: {settings.database_url}")
+
+
+def _token(args: argparse.Namespace) -> None:
+    settings = _settings_with_secret()
+    if settings.jwt_secret is None:
+        sys.exit("Tokens are minted here only with JWT_SECRET; with JWT_PUBLIC_KEY your provider mints them.")
+    print(
+        mint_token(
+            settings.jwt_secret,
+            args.user,
+            ttl_seconds=args.ttl,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="chat-media", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply migrations, print a dev token, and serve")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--user", default="alice", help="whom the printed development token is for")
+    serve.set_defaults(run=_serve)
+    commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL").set_defaults(run=_migrate)
+    token = commands.add_parser("token", help="mint a token for a user id (JWT_SECRET only)")
+    token.add_argument("user")
+    token.add_argument("--ttl", type=int, default=86_400, help="seconds the token stays valid")
+    token.set_defaults(run=_token)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except SettingsError as exc:
+        sys.exit(f"Configuration error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

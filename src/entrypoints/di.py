@@ -1,0 +1,62 @@
+"""The use cases, built once from the chosen adapters and handed to handlers by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from litestar.di import Provide
+
+from application.conversations import AddMembersHandler, StartConversationHandler
+from application.delete_media import DeleteMediaHandler
+from application.messages import DeleteMessageHandler, PostMessageHandler
+from application.ports import Broadcaster, Clock, ContentSniffer, FileStore, UnitOfWorkFactory
+from application.queries import ChatQueries
+from application.serve_media import ServeMediaHandler
+from application.upload_media import UploadMediaHandler
+from domain.policy import MediaPolicy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UseCases:
+    start_conversation: StartConversationHandler
+    add_members: AddMembersHandler
+    post_message: PostMessageHandler
+    delete_message: DeleteMessageHandler
+    upload_media: UploadMediaHandler
+    serve_media: ServeMediaHandler
+    delete_media: DeleteMediaHandler
+    queries: ChatQueries
+
+
+def build_use_cases(
+    *,
+    uow: UnitOfWorkFactory,
+    files: FileStore,
+    sniffer: ContentSniffer,
+    broadcaster: Broadcaster,
+    policy: MediaPolicy,
+    clock: Clock,
+) -> UseCases:
+    return UseCases(
+        start_conversation=StartConversationHandler(uow, clock),
+        add_members=AddMembersHandler(uow),
+        post_message=PostMessageHandler(uow, broadcaster, clock),
+        delete_message=DeleteMessageHandler(uow, files, broadcaster),
+        upload_media=UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock),
+        serve_media=ServeMediaHandler(uow, files),
+        delete_media=DeleteMediaHandler(uow, files, broadcaster),
+        queries=ChatQueries(uow),
+    )
+
+
+def dependencies(use_cases: UseCases) -> dict[str, Provide]:
+    """One Litestar dependency per use case, named as the handlers' parameters are."""
+
+    def provider(value: object) -> Provide:
+        def provide() -> object:
+            return value
+
+        provide.__annotations__["return"] = type(value)
+        return Provide(provide, use_cache=True, sync_to_thread=False)
+
+    return {f.name: provider(getattr(use_cases, f.name)) for f in fields(use_cases)}

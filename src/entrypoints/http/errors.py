@@ -1,0 +1,86 @@
+"""One table from domain errors to status codes, and one JSON shape for every error answer:
+`{"status_code": 4xx, "detail": "a sentence a person understands"}`."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from domain.errors import (
+    Conflict,
+    FileTooLarge,
+    Forbidden,
+    InvalidInput,
+    MalformedUpload,
+    MediaError,
+    NotFound,
+    StorageUnavailable,
+    UnsupportedMediaType,
+    UploadAborted,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[MediaError], int] = {
+    MalformedUpload: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    UploadAborted: 408,
+    Conflict: 409,
+    FileTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidInput: 422,
+    StorageUnavailable: 503,
+}
+
+
+def error_response(
+    status_code: int, detail: str, headers: dict[str, str] | None = None
+) -> Response[dict[str, object]]:
+    return Response(
+        {"status_code": status_code, "detail": detail},
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _media_error(request: Request, exc: MediaError) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    status = next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 500)
+    if status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc, exc_info=exc.__cause__)
+    # A closed connection after an early refusal tells the client to stop sending the rest.
+    headers = {"Connection": "close"} if status in (408, 413, 415) else None
+    return error_response(status, str(exc), headers)
+
+
+def _validation_error(request: Request, exc: ValidationException) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    messages = [p.get("message", "") for p in problems if isinstance(p, dict)]
+    fields = [f"{p.get('key')}: {p.get('message')}" for p in problems if isinstance(p, dict) and p.get("key")]
+    if any("malformed" in m.lower() for m in messages) or not fields:
+        return error_response(400, "The request body is not valid JSON of the expected shape.")
+    return error_response(422, "Invalid field: " + "; ".join(fields) + ".")
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    headers = dict(exc.headers or {})
+    if exc.status_code == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return error_response(exc.status_code, exc.detail, headers)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "Something went wrong on our side; it has been logged.")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    MediaError: _media_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

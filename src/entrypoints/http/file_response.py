@@ -1,0 +1,251 @@
+"""Serving one stored file: Range, 304, HEAD, pathsend and the download headers, which Litestar's
+`File` lacks.
+
+The store's `open()` context must outlive the handler, so the response owns it. A handler writes:
+
+    @route("/{filename:str}", http_method=["GET", "HEAD"])
+    async def serve(
+        self, request: AuthRequest, filename: str, serve_media: ServeMediaHandler
+    ) -> FileResponse:
+        return await download_response(serve_media(request.user.id, filename))
+
+`download_response` enters the context (a NotFound raised there is an ordinary error answer) and
+hands it to the response, which closes it once the answer is over: after the last body message,
+after pathsend, when the client disconnects, or when sending fails. Without the Download use case:
+
+    async with AsyncExitStack() as stack:
+        file = await stack.enter_async_context(store.open(name))
+        return FileResponse(file, content_type=..., extension=..., original_name=..., sha256=...,
+                            closing=stack.pop_all())
+
+A response that is built but never sent leaves the context to the garbage collector.
+"""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import quote
+
+import anyio
+from litestar.response.base import ASGIResponse, Response
+
+from application.ports import OpenFile
+from application.serve_media import Download
+from domain.errors import StorageUnavailable
+from domain.policy import display_name, is_inline
+from entrypoints.http.ranges import ByteRange, decide, http_date
+
+if TYPE_CHECKING:
+    from litestar.app import Litestar
+    from litestar.background_tasks import BackgroundTask, BackgroundTasks
+    from litestar.connection import Request
+    from litestar.datastructures.cookie import Cookie
+    from litestar.enums import MediaType
+    from litestar.types import Message, Receive, Scope, Send, TypeEncodersMap
+
+CHUNK_SIZE = 256 * 1024
+MAX_AGE = 86400
+SANDBOX_CSP = "sandbox; default-src 'none'; media-src 'self'; style-src 'unsafe-inline'"
+_NOT_IN_FALLBACK = frozenset('"\\%')
+
+
+def content_disposition(original_name: str, extension: str) -> str:
+    """RFC 6266: `inline` only for what browsers render safely; the name as UTF-8 `filename*`
+    with an ASCII `filename` fallback. Cleaned again here, whatever the row holds."""
+    name = display_name(original_name, extension)
+    fallback = "".join(
+        "" if unicodedata.combining(ch) else ch if " " <= ch <= "~" and ch not in _NOT_IN_FALLBACK else "_"
+        for ch in unicodedata.normalize("NFKD", name)
+    )
+    kind = "inline" if is_inline(extension) else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+class FileResponse(Response[None]):
+    """A stored file as the answer to a GET or HEAD; `closing` is closed when the answer is over."""
+
+    def __init__(
+        self,
+        file: OpenFile,
+        *,
+        content_type: str,
+        extension: str,
+        original_name: str,
+        sha256: str,
+        closing: AsyncExitStack | None = None,
+        max_age: int = MAX_AGE,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        super().__init__(None)
+        self.file = file
+        self.closing = closing or AsyncExitStack()
+        self.chunk_size = chunk_size
+        self.etag = f'"{sha256}"'
+        self.headers.update(
+            {
+                "Content-Type": content_type,  # as sniffed at upload; text already names its charset
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": SANDBOX_CSP,
+                "Content-Disposition": content_disposition(original_name, extension),
+                "Cache-Control": f"private, max-age={max_age}",
+                "Referrer-Policy": "no-referrer",
+                "Cross-Origin-Resource-Policy": "same-site",
+                "X-Robots-Tag": "noindex",
+                "ETag": self.etag,
+                "Last-Modified": http_date(file.modified_at),
+                "Accept-Ranges": "bytes",
+            }
+        )
+
+    def to_asgi_response(
+        self,
+        app: Litestar | None,
+        request: Request[Any, Any, Any],
+        *,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        media_type: MediaType | str | None = None,
+        status_code: int | None = None,
+        type_encoders: TypeEncodersMap | None = None,
+    ) -> ASGIResponse:
+        asked = request.headers
+
+        def one(name: str) -> str | None:
+            values = asked.getall(name, [])
+            return ", ".join(values) if values else None
+
+        ranges = asked.getall("range", [])
+        decision = decide(
+            size=self.file.size,
+            etag=self.etag,
+            last_modified=self.file.modified_at,
+            range_header=ranges[0] if len(ranges) == 1 else None,  # several fields: ignored
+            if_range=one("if-range"),
+            if_none_match=one("if-none-match"),
+            if_modified_since=one("if-modified-since"),
+        )
+        answer = dict(self.headers)
+        if decision.status == 304:
+            answer["Content-Length"] = str(self.file.size)  # what a 200 would carry (RFC 9110 8.6)
+        else:
+            answer["Content-Length"] = str(decision.slice.length)
+        if decision.status == 206:
+            answer["Content-Range"] = decision.slice.content_range(self.file.size)
+        elif decision.status == 416:
+            answer["Content-Range"] = f"bytes */{self.file.size}"
+        is_head = request.method == "HEAD"
+        ours = {name.lower() for name in answer}
+        route_headers = {k: v for k, v in (headers or {}).items() if k.lower() not in ours}
+        return ASGIServedFile(
+            file=self.file,
+            closing=self.closing,
+            status_code=decision.status,
+            headers={**route_headers, **answer},
+            cookies=self.cookies if cookies is None else itertools.chain(self.cookies, cookies),
+            background=self.background or background,
+            body_slice=None if is_head or decision.status in (304, 416) else decision.slice,
+            whole=decision.status == 200,
+            chunk_size=self.chunk_size,
+        )
+
+
+async def download_response(
+    opening: AbstractAsyncContextManager[Download], *, max_age: int = MAX_AGE
+) -> FileResponse:
+    """Enters the use case's context and gives it to the response, which closes it when done."""
+    async with AsyncExitStack() as stack:
+        download = await stack.enter_async_context(opening)
+        attachment = download.attachment
+        return FileResponse(
+            download.file,
+            content_type=attachment.content_type,
+            extension=attachment.extension,
+            original_name=attachment.original_name,
+            sha256=attachment.sha256,
+            max_age=max_age,
+            closing=stack.pop_all(),
+        )
+
+
+class ASGIServedFile(ASGIResponse):
+    """The ASGI side: start, then pathsend or the slice in chunks, then close `closing`."""
+
+    __slots__ = ("body_slice", "chunk_size", "closing", "file", "whole")
+
+    _should_set_content_length = False  # set by FileResponse for every status
+
+    def __init__(
+        self,
+        *,
+        file: OpenFile,
+        closing: AsyncExitStack,
+        status_code: int,
+        headers: dict[str, str],
+        cookies: Iterable[Cookie],
+        background: BackgroundTask | BackgroundTasks | None,
+        body_slice: ByteRange | None,
+        whole: bool,
+        chunk_size: int,
+    ) -> None:
+        super().__init__(status_code=status_code, headers=headers, cookies=cookies, background=background)
+        self.file = file
+        self.closing = closing
+        self.body_slice = body_slice  # None: no body (HEAD, 304, 416)
+        self.whole = whole
+        self.chunk_size = chunk_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.start_response(send=send)
+            path = self.file.local_path
+            if self.body_slice is None:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif (
+                self.whole
+                and path is not None
+                and "http.response.pathsend" in (scope.get("extensions") or {})
+            ):
+                await send(cast("Message", {"type": "http.response.pathsend", "path": path}))
+            else:
+                await self._stream(self.body_slice, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.closing.aclose()
+        await self.after_response()
+
+    async def _stream(self, part: ByteRange, receive: Receive, send: Send) -> None:
+        sent = 0
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_cancel_on_disconnect, tasks.cancel_scope, receive)
+                chunks = self.file.read(part.start, part.end, self.chunk_size)
+                try:
+                    async for chunk in chunks:
+                        sent += len(chunk)
+                        more = sent < part.length
+                        await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                finally:
+                    if isinstance(chunks, AsyncGenerator):  # stop its read now, not at collection
+                        await chunks.aclose()
+                if sent != part.length:  # the headers promised part.length bytes: cut the connection
+                    raise StorageUnavailable("The file changed size while it was being sent.")
+                if part.length == 0:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                tasks.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the task group wraps what the stream raised
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0]  # noqa: B904 (the group is its context, its cause is kept)
+            raise
+
+
+async def _cancel_on_disconnect(scope: anyio.CancelScope, receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()

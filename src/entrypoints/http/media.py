@@ -1,0 +1,68 @@
+"""The seed's four media endpoints."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, HttpMethod, delete, get, post, route
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from application.delete_media import DeleteMedia, DeleteMediaHandler
+from application.queries import ChatQueries
+from application.serve_media import ServeMediaHandler
+from application.upload_media import UploadMedia, UploadMediaHandler
+from entrypoints.http.auth import AuthRequest
+from entrypoints.http.file_response import FileResponse, download_response
+from entrypoints.http.multipart_form import StreamingForm
+from entrypoints.http.schemas import AttachmentOut, attachment_out
+from entrypoints.settings import Settings
+
+
+class MediaController(Controller):
+    path = "/api/v1/media"
+    tags = ["media"]
+
+    @post(
+        "/upload",
+        status_code=201,
+        request_max_body_size=None,  # the use case caps each file at the byte while it streams
+        summary="Upload one or more files (multipart parts named 'file') to a message ('message_id')",
+    )
+    async def upload(
+        self,
+        request: AuthRequest,
+        upload_media: NamedDependency[UploadMediaHandler],
+        settings: NamedDependency[Settings],
+    ) -> list[AttachmentOut]:
+        form = StreamingForm(
+            request.receive, request.headers.get("content-type"), idle_timeout=settings.upload_idle_timeout
+        )
+        attachments = await upload_media(UploadMedia(uploader_id=request.user.id, parts=form.parts()))
+        return [attachment_out(a) for a in attachments]
+
+    @route(
+        "/files/{filename:str}",
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        summary="A stored file, to members of its conversation (Range, If-None-Match, If-Range honoured)",
+        description="404 for an unknown name and for a caller who may not see the file alike.",
+    )
+    async def serve(
+        self, request: AuthRequest, filename: FromPath[str], serve_media: NamedDependency[ServeMediaHandler]
+    ) -> FileResponse:
+        return await download_response(serve_media(request.user.id, filename))
+
+    @get("/message/{message_id:uuid}", summary="A message's attachments")
+    async def of_message(
+        self, request: AuthRequest, message_id: FromPath[uuid.UUID], queries: NamedDependency[ChatQueries]
+    ) -> list[AttachmentOut]:
+        return [attachment_out(a) for a in await queries.media_of_message(request.user.id, message_id)]
+
+    @delete("/{media_id:uuid}", status_code=204, summary="Delete an attachment (uploader only)")
+    async def delete_one(
+        self,
+        request: AuthRequest,
+        media_id: FromPath[uuid.UUID],
+        delete_media: NamedDependency[DeleteMediaHandler],
+    ) -> None:
+        await delete_media(DeleteMedia(user_id=request.user.id, media_id=media_id))

@@ -1,0 +1,94 @@
+"""A multipart/form-data body read as it arrives, part by part, with nothing held whole.
+
+Litestar's own form parsing spools every file to a temporary file and calls the handler only after
+the whole body arrived (litestar-notes.md); this reads the ASGI `receive` channel directly through
+the same push parser Litestar uses (`multipart.PushMultipartParser`), so the upload use case sees
+each file's bytes as they come and can refuse a spoofed type or an oversized file at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
+
+from application.upload_media import FieldPart, FilePart
+from domain.errors import MalformedUpload, UploadAborted
+
+MAX_FIELD_BYTES = 1024
+MAX_PARTS = 16  # ten files, their message_id, and a little room
+MAX_PART_HEADER_BYTES = 4096
+_END = object()  # the end of a part's body
+
+
+class StreamingForm:
+    """Iterate `parts()`; a FilePart's `chunks` must be read to its end before the next part."""
+
+    def __init__(self, receive: Any, content_type: str | None, *, idle_timeout: float) -> None:
+        mime, options = parse_options_header(content_type or "")
+        boundary = options.get("boundary")
+        if mime != "multipart/form-data" or not boundary:
+            raise MalformedUpload("An upload must be sent as multipart/form-data with a boundary.")
+        self._receive = receive
+        self._idle_timeout = idle_timeout
+        self._parser = PushMultipartParser(
+            boundary,
+            max_header_size=MAX_PART_HEADER_BYTES,
+            max_header_count=8,
+            max_segment_count=MAX_PARTS,
+        )
+        self._events: deque[object] = deque()
+        self._body_done = False
+
+    async def _next(self) -> object:
+        """The next parser event: a segment, a bytes chunk of its body, `_END`, or None at the end."""
+        while not self._events:
+            if self._body_done:
+                return None
+            with anyio.move_on_after(self._idle_timeout) as waited:
+                message = await self._receive()
+            if waited.cancelled_caught:
+                raise UploadAborted(f"The upload stalled for {self._idle_timeout:g} seconds and was cut off.")
+            if message["type"] == "http.disconnect":
+                raise UploadAborted("The client went away before the upload finished.")
+            chunk = message.get("body", b"")
+            self._body_done = not message.get("more_body", False)
+            try:
+                if chunk:
+                    self._events.extend(_END if e is None else e for e in self._parser.parse(chunk))
+                if self._body_done:
+                    self._parser.close()
+            except MultipartError as exc:  # malformed, or past a limit (parts, header size)
+                raise MalformedUpload(f"The multipart body is malformed: {exc}.") from None
+        return self._events.popleft()
+
+    async def parts(self) -> AsyncIterator[FilePart | FieldPart]:
+        while (event := await self._next()) is not None:
+            if not isinstance(event, MultipartSegment):
+                raise MalformedUpload("The multipart body is malformed.")
+            if event.filename is not None:
+                if event.name != "file":
+                    raise MalformedUpload(f"Files go in parts named 'file', not '{event.name}'.")
+                yield FilePart(original_name=event.filename, chunks=self._body())
+            else:
+                yield FieldPart(name=event.name or "", value=await self._field_value(event.name or ""))
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        while (event := await self._next()) is not _END:
+            if not isinstance(event, bytes | bytearray | memoryview):
+                raise MalformedUpload("The multipart body is malformed.")
+            yield bytes(event)
+
+    async def _field_value(self, name: str) -> str:
+        value = bytearray()
+        async for chunk in self._body():
+            value += chunk
+            if len(value) > MAX_FIELD_BYTES:
+                raise MalformedUpload(f"The form field '{name}' is longer than {MAX_FIELD_BYTES} bytes.")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedUpload(f"The form field '{name}' is not UTF-8 text.") from None

@@ -1,0 +1,134 @@
+"""Settings from the environment (and an optional `.env`): every knob the operator has, checked once.
+
+A bad value stops start-up with a sentence that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from domain.policy import (
+    DOCUMENT_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    MAX_UPLOAD_SIZE,
+    VIDEO_EXTENSIONS,
+    MediaPolicy,
+)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
+DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = DEFAULT_DATABASE_URL
+    upload_dir: Path = Path("uploads")
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    upload_idle_timeout: float = 30.0
+    policy: MediaPolicy = field(default_factory=MediaPolicy)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Reads the settings; the process environment wins over `.env`."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def text(name: str, default: str | None = None) -> str | None:
+        value = values.get(name, "").strip()
+        return value or default
+
+    def number(name: str, default: int, minimum: int) -> int:
+        raw = text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not '{raw}'.") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, not {value}.")
+        return value
+
+    def extensions(name: str, default: tuple[str, ...]) -> list[str]:
+        raw = text(name)
+        return default if raw is None else [e for e in raw.split(",") if e.strip()]  # type: ignore[return-value]
+
+    environment = text("APP_ENV", "development")
+    if environment not in ("development", "production"):
+        raise SettingsError(f"APP_ENV must be 'development' or 'production', not '{environment}'.")
+    try:
+        policy = MediaPolicy.from_lists(
+            max_upload_size=number("MAX_UPLOAD_SIZE", MAX_UPLOAD_SIZE, 1),
+            images=extensions("IMAGE_EXTENSIONS", IMAGE_EXTENSIONS),
+            documents=extensions("DOCUMENT_EXTENSIONS", DOCUMENT_EXTENSIONS),
+            videos=extensions("VIDEO_EXTENSIONS", VIDEO_EXTENSIONS),
+        )
+    except ValueError as exc:
+        raise SettingsError(f"The extension lists are not valid: {exc}.") from None
+
+    database_url = text("DATABASE_URL", DEFAULT_DATABASE_URL)
+    assert database_url is not None
+    if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://, "
+            f"not '{database_url.split('://')[0]}://'."
+        )
+    public_key = text("JWT_PUBLIC_KEY")
+    if public_key is not None and not public_key.startswith("-----BEGIN"):
+        key_path = Path(public_key)
+        if not key_path.is_file():
+            raise SettingsError("JWT_PUBLIC_KEY must be a PEM public key or the path of a file holding one.")
+        public_key = key_path.read_text()
+    secret = text("JWT_SECRET")
+    if secret is not None and len(secret.encode()) < 32:
+        raise SettingsError("JWT_SECRET must be at least 32 bytes long (RFC 7518 asks as much for HS256).")
+    if secret is None and public_key is None and environment == "production":
+        raise SettingsError("JWT_SECRET or JWT_PUBLIC_KEY must be set when APP_ENV=production.")
+    return Settings(
+        environment=environment,
+        host=text("HOST", "127.0.0.1") or "127.0.0.1",
+        port=number("PORT", 8000, 1),
+        database_url=database_url,
+        upload_dir=Path(text("UPLOAD_DIR", "uploads") or "uploads"),
+        jwt_secret=secret,
+        jwt_public_key=public_key,
+        jwt_issuer=text("JWT_ISSUER"),
+        jwt_audience=text("JWT_AUDIENCE"),
+        upload_idle_timeout=float(number("UPLOAD_IDLE_TIMEOUT", 30, 1)),
+        policy=policy,
+    )
+
+
+def development_secret(path: Path = DEV_SECRET_FILE) -> tuple[str, bool]:
+    """A random HS256 secret for development, kept in `data/` so tokens outlive a restart.
+    Returns the secret and whether it was just made."""
+    if path.is_file():
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret)
+    return secret, True

@@ -1,0 +1,243 @@
+"""One contract for the repositories and the unit of work, run over every adapter: memory, SQLite
+and PostgreSQL. A new adapter is proven by adding one parameter to `uow`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import pytest
+
+from adapters.memory import InMemoryUnitOfWorkFactory
+from adapters.sql.database import create_engine, session_maker
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from application.ports import UnitOfWorkFactory
+from domain.attachment import Attachment, MediaKind, stored_name
+from domain.conversation import (
+    Conversation,
+    ConversationKind,
+    Message,
+    new_conversation,
+    new_message,
+)
+from domain.errors import NotFound
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def uow(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWorkFactory]:
+    if request.param == "memory":
+        yield InMemoryUnitOfWorkFactory()
+        return
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    engine = create_engine(url)
+    try:
+        yield SqlUnitOfWorkFactory(session_maker(engine))
+    finally:
+        await engine.dispose()
+
+
+def group(creator: str = "alice", *members: str, at: datetime = T0) -> Conversation:
+    return new_conversation(
+        creator_id=creator, kind=ConversationKind.GROUP, title="g", member_ids=list(members), now=at
+    )
+
+
+def attachment(message: Message, uploader: str = "alice", at: datetime = T0) -> Attachment:
+    attachment_id = uuid.uuid4()
+    return Attachment(
+        id=attachment_id,
+        message_id=message.id,
+        uploader_id=uploader,
+        filename=stored_name(attachment_id, "png"),
+        original_name="a.png",
+        content_type="image/png",
+        kind=MediaKind.IMAGE,
+        size=60_000_000_000,  # past 32 bits: a BigInteger column
+        sha256="ab" * 32,
+        created_at=at,
+    )
+
+
+async def post(uow: UnitOfWorkFactory, conversation: Conversation, sender: str = "alice") -> Message:
+    async with uow() as tx:
+        seq = await tx.conversations.advance(conversation.id, T0)
+        message = new_message(
+            conversation_id=conversation.id, seq=seq, sender_id=sender, content="hi", now=T0
+        )
+        await tx.messages.add(message)
+        await tx.commit()
+    return message
+
+
+async def add(uow: UnitOfWorkFactory, *conversations: Conversation) -> None:
+    async with uow() as tx:
+        for conversation in conversations:
+            await tx.conversations.add(conversation)
+        await tx.commit()
+
+
+async def test_a_conversation_reads_back_as_it_was_written(uow: UnitOfWorkFactory) -> None:
+    conversation = group("alice", "bob", "carol")
+    await add(uow, conversation)
+    async with uow() as tx:
+        assert await tx.conversations.get(conversation.id) == conversation
+        assert await tx.conversations.get(uuid.uuid4()) is None
+
+
+async def test_what_is_not_committed_is_rolled_back(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    async with uow() as tx:
+        await tx.conversations.add(conversation)
+
+    async def fail_midway() -> None:
+        async with uow() as tx:
+            await tx.conversations.add(group())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await fail_midway()
+    async with uow() as tx:
+        assert await tx.conversations.get(conversation.id) is None
+        assert await tx.conversations.list_for_member("alice") == []
+
+
+async def test_direct_conversations_are_found_by_their_pair(uow: UnitOfWorkFactory) -> None:
+    direct = new_conversation(
+        creator_id="bob", kind=ConversationKind.DIRECT, title=None, member_ids=["alice"], now=T0
+    )
+    await add(uow, direct, group("alice", "bob"))
+    async with uow() as tx:
+        assert await tx.conversations.find_direct("alice", "bob") == direct
+        assert await tx.conversations.find_direct("bob", "alice") == direct
+        assert await tx.conversations.find_direct("alice", "carol") is None
+
+
+async def test_members_list_their_conversations_by_latest_activity(uow: UnitOfWorkFactory) -> None:
+    old, new, other = group("alice", at=T0), group("alice", "bob", at=T0), group("carol", at=T0)
+    await add(uow, old, new, other)
+    async with uow() as tx:
+        await tx.conversations.advance(new.id, T0 + timedelta(minutes=1))
+        await tx.conversations.advance(old.id, T0 + timedelta(minutes=2))
+        await tx.commit()
+    async with uow() as tx:
+        assert [c.id for c in await tx.conversations.list_for_member("alice")] == [old.id, new.id]
+        assert [c.id for c in await tx.conversations.list_for_member("bob")] == [new.id]
+        assert await tx.conversations.list_for_member("nobody") == []
+
+
+async def test_adding_members_keeps_those_already_there(uow: UnitOfWorkFactory) -> None:
+    conversation = group("alice", "bob")
+    await add(uow, conversation)
+    async with uow() as tx:
+        await tx.conversations.add_members(conversation.id, frozenset({"bob", "carol"}))
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.conversations.get(conversation.id)
+        assert stored is not None
+        assert stored.member_ids == {"alice", "bob", "carol"}
+        assert [c.id for c in await tx.conversations.list_for_member("carol")] == [conversation.id]
+
+
+async def test_advance_numbers_changes_without_gaps_or_repeats(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    seen: list[int] = []
+
+    async def bump() -> None:
+        async with uow() as tx:
+            seen.append(await tx.conversations.advance(conversation.id, T0))
+            await tx.commit()
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(10):
+            tasks.start_soon(bump)
+    assert sorted(seen) == list(range(1, 11))
+
+
+async def test_history_pages_newest_first(uow: UnitOfWorkFactory) -> None:
+    conversation, elsewhere = group(), group()
+    await add(uow, conversation, elsewhere)
+    messages = [await post(uow, conversation) for _ in range(5)]
+    foreign = await post(uow, elsewhere)
+    async with uow() as tx:
+        first = await tx.messages.list_page(conversation.id, before=None, limit=2)
+        assert [m.id for m in first] == [messages[4].id, messages[3].id]
+        rest = await tx.messages.list_page(conversation.id, before=first[-1].id, limit=10)
+        assert [m.id for m in rest] == [m.id for m in reversed(messages[:3])]
+        assert await tx.messages.get(messages[0].id) == messages[0]
+        with pytest.raises(NotFound):
+            await tx.messages.list_page(conversation.id, before=foreign.id, limit=10)
+
+
+async def test_attachments_keep_upload_order_and_count(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message, other = await post(uow, conversation), await post(uow, conversation)
+    batch = [attachment(message) for _ in range(4)]
+    later = attachment(message, at=T0 + timedelta(seconds=1))
+    async with uow() as tx:
+        for item in [*batch, attachment(other)]:
+            await tx.attachments.add(item)
+        await tx.attachments.add(later)
+        await tx.messages.set_has_media(message.id, True)
+        await tx.commit()
+    async with uow() as tx:
+        assert list(await tx.attachments.list_for_messages([message.id])) == [*batch, later]
+        assert await tx.attachments.count_for_message(message.id) == 5
+        assert await tx.attachments.get(batch[1].id) == batch[1]
+        assert await tx.attachments.get_by_filename(batch[2].filename) == batch[2]
+        assert await tx.attachments.get_by_filename(f"{uuid.uuid4()}.png") is None
+        assert await tx.attachments.list_for_messages([]) == []
+        stored = await tx.messages.get(message.id)
+        assert stored is not None
+        assert stored.has_media
+
+
+async def test_an_attachment_needs_its_message(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    ghost = new_message(conversation_id=conversation.id, seq=99, sender_id="alice", content="", now=T0)
+    with pytest.raises(NotFound):
+        async with uow() as tx:
+            await tx.attachments.add(attachment(ghost))
+
+
+async def test_deleting_a_message_cascades_to_its_attachments(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message, kept = await post(uow, conversation), await post(uow, conversation)
+    gone, stays = attachment(message), attachment(kept)
+    async with uow() as tx:
+        await tx.attachments.add(gone)
+        await tx.attachments.add(stays)
+        await tx.commit()
+    async with uow() as tx:
+        await tx.messages.delete(message.id)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.messages.get(message.id) is None
+        assert await tx.attachments.get(gone.id) is None
+        assert await tx.attachments.get_by_filename(gone.filename) is None
+        assert await tx.attachments.get(stays.id) == stays
+
+
+async def test_deleting_one_attachment(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    first, second = attachment(message), attachment(message)
+    async with uow() as tx:
+        await tx.attachments.add(first)
+        await tx.attachments.add(second)
+        await tx.commit()
+    async with uow() as tx:
+        await tx.attachments.delete(first.id)
+        await tx.attachments.delete(uuid.uuid4())  # an unknown id is no error
+        await tx.commit()
+    async with uow() as tx:
+        assert list(await tx.attachments.list_for_messages([message.id])) == [second]
+        assert await tx.attachments.count_for_message(message.id) == 1

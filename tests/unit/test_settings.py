@@ -1,0 +1,85 @@
+"""Settings: defaults, every knob, and a sentence naming each bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from domain.attachment import MediaKind
+from entrypoints.settings import SettingsError, development_secret, load_settings
+
+GOOD_SECRET = "s" * 32
+
+
+def test_defaults_are_the_seeds() -> None:
+    settings = load_settings({}, env_file=None)
+    assert settings.database_url == "sqlite+aiosqlite:///./data/chat-media.db"
+    assert settings.upload_dir == Path("uploads")
+    assert settings.policy.max_upload_size == 52_428_800
+    assert settings.policy.kinds["webm"] is MediaKind.VIDEO
+    assert settings.jwt_secret is None
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+
+
+def test_every_knob_is_read() -> None:
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test",
+            "UPLOAD_DIR": "/srv/media",
+            "MAX_UPLOAD_SIZE": "1000",
+            "JWT_SECRET": GOOD_SECRET,
+            "JWT_ISSUER": "iss",
+            "JWT_AUDIENCE": "aud",
+            "IMAGE_EXTENSIONS": "png, JPG",
+            "DOCUMENT_EXTENSIONS": "pdf",
+            "VIDEO_EXTENSIONS": "",
+            "PORT": "9000",
+        },
+        env_file=None,
+    )
+    assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert settings.upload_dir == Path("/srv/media")
+    assert settings.policy.max_upload_size == 1000
+    # An empty list means "the default", not "none": videos keep the seed's list.
+    assert set(settings.policy.kinds) == {"png", "jpg", "pdf", "mp4", "avi", "mov", "mkv", "webm"}
+    assert (settings.jwt_issuer, settings.jwt_audience, settings.port) == ("iss", "aud", 9000)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MAX_UPLOAD_SIZE": "fifty"}, "MAX_UPLOAD_SIZE"),
+        ({"MAX_UPLOAD_SIZE": "0"}, "MAX_UPLOAD_SIZE"),
+        ({"PORT": "-1"}, "PORT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+        ({"APP_ENV": "production"}, "JWT_SECRET"),
+        ({"IMAGE_EXTENSIONS": "png,exe"}, "extension"),
+        ({"DOCUMENT_EXTENSIONS": "pdf,png"}, "extension"),
+        ({"JWT_PUBLIC_KEY": "/nonexistent/key.pem"}, "JWT_PUBLIC_KEY"),
+    ],
+)
+def test_a_bad_value_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(env, env_file=None)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("MAX_UPLOAD_SIZE=1234\nUPLOAD_DIR=from-file\n")
+    settings = load_settings({"UPLOAD_DIR": "from-env"}, env_file=env_file)
+    assert settings.policy.max_upload_size == 1234
+    assert settings.upload_dir == Path("from-env")
+
+
+def test_the_development_secret_is_random_private_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "data" / ".dev-jwt-secret"
+    first, made = development_secret(path)
+    again, made_again = development_secret(path)
+    other, _ = development_secret(tmp_path / "other")
+    assert (made, made_again) == (True, False)
+    assert first == again != other
+    assert len(first) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
