@@ -106,7 +106,7 @@ def _is_end_record(tail: bytes, at: int) -> bool:
         "<HHHHIIH", tail, at + 4
     )
     fits = at + _EOCD_SIZE + comment_length <= len(tail)
-    return fits and disk == cd_disk == 0 and entries_here == entries_total
+    return bool(fits and disk == cd_disk == 0 and entries_here == entries_total)
 
 
 def body_check_for(extension: str, kind: MediaKind) -> BodyCheck:
