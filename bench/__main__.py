@@ -12,15 +12,17 @@ from pathlib import Path
 
 from bench import disk, download, upload
 from bench.load import Rate, ranged_rate, request_rate
-from bench.nginx import INSTALL_HINT, Nginx, nginx_binary, start_nginx
+from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_nginx
 from bench.payload import MiB, write_mp4
-from bench.report import print_table, write_json
+from bench.report import RESULTS, print_table, write_json
 from bench.service import Api, Service, start_service
 from bench.summary import build_rows
 
 RUNS = 5
 LISTING_SECONDS = 10
+FLOOR_SECONDS = 5  # /health (one trivial query) and a 401 (no database): what the listing is up against
 RANGED_SECONDS = 5
+LISTING_CONNECTIONS = 32
 TOTAL_BUDGET = 900.0  # seconds: the whole run gives up past this
 
 
@@ -31,10 +33,30 @@ def _step(name: str, started: float) -> None:
     print(f"[{elapsed:6.1f} s] {name}", flush=True)
 
 
-def run(workdir: Path) -> dict[str, object]:
+def _downloads(port: int, path: str, headers: dict[str, str], source: Path) -> dict[str, object]:
+    """Whole (200), whole as `Range: bytes=0-` (206) and 1 MiB ranged rates of one server's copy."""
+    size = source.stat().st_size
+    result: dict[str, object] = {"headers": download.check_download(port, path, headers, source)}
+    result["whole"] = download.summary(download.download_speeds(port, path, headers, RUNS, size=size))
+    as_range = {**headers, "Range": download.WHOLE_AS_RANGE}
+    result["whole_as_range"] = download.summary(
+        download.download_speeds(port, path, as_range, RUNS, size=size, status=206)
+    )
+    ranged = {**headers, "Range": download.RANGE}
+    result["ranged"] = ranged_rate(port, path, ranged, RANGED_SECONDS, download.RANGE_BYTES).as_dict()
+    return result
+
+
+def run(workdir: Path, service_log: Path) -> dict[str, object]:
     started = time.monotonic()
+    machine: dict[str, object] = {
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "loadavg_at_start": os.getloadavg(),  # others share this machine: figures are provisional
+    }
     results: dict[str, object] = {
-        "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "python": sys.version.split()[0]},
+        "machine": machine,
         "units": "MB/s = 10^6 bytes per second; MiB = 2^20 bytes",
     }
     files = workdir / "files"
@@ -56,6 +78,12 @@ def run(workdir: Path) -> dict[str, object]:
         api.upload_small(
             listed, [(f"clip{i}.mp4", write_mp4(files / f"c{i}.mp4", 4096).read_bytes()) for i in range(3)]
         )
+        listing_path = f"/api/v1/media/message/{listed}"
+        listing_answer = api.client.get(listing_path)
+        if listing_answer.status_code != 200 or len(listing_answer.json()) != 3:
+            raise RuntimeError(
+                f"GET {listing_path}: {listing_answer.status_code} {listing_answer.text[:300]}"
+            )
 
         _step("warm-up upload (10 MiB, not counted)", started)
         _, warm_id, _ = upload.upload_once(service, token, message, small)
@@ -71,39 +99,37 @@ def run(workdir: Path) -> dict[str, object]:
         _step("dd write of 50 MiB with fsync x3", started)
         results["dd_write_50mib"] = disk.summary(disk.dd_write(workdir, 50, 3))
 
-        path = f"/api/v1/media/files/{kept}"
-        _step(f"downloading 50 MiB from the service x{RUNS}, then ranged for {RANGED_SECONDS} s", started)
-        results["service_headers"] = download.check_download(service.port, path, auth, big)
-        results["download_service"] = download.summary(
-            download.download_speeds(service.port, path, auth, RUNS)
-        )
-        results["ranged_service"] = ranged_rate(
-            service.port, path, {**auth, "Range": download.RANGE}, RANGED_SECONDS, download.RANGE_BYTES
-        ).as_dict()
+        _step(f"downloading 50 MiB from the service x{RUNS}, as bytes=0- x{RUNS}, then ranged", started)
+        results["service_download"] = _downloads(service.port, f"/api/v1/media/files/{kept}", auth, big)
 
         binary = nginx_binary()
         if binary is None:
             print(f"nginx is not on PATH: its figures are skipped. Install it with:\n  {INSTALL_HINT}")
         else:
-            _step(f"downloading the same file from nginx x{RUNS}, then ranged", started)
-            stored = next(service.upload_dir.rglob(kept))
-            nginx = start_nginx(binary, stored.parent, workdir / "nginx")
-            download.check_download(nginx.port, f"/{kept}", {}, big)
-            results["download_nginx"] = download.summary(
-                download.download_speeds(nginx.port, f"/{kept}", {}, RUNS)
+            _step(f"the same file and listing body from nginx (x{RUNS}, ranged, listing)", started)
+            root = make_root(
+                workdir / "nginx-root", [service.upload_dir / kept], {"listing.json": listing_answer.content}
             )
-            results["ranged_nginx"] = ranged_rate(
-                nginx.port, f"/{kept}", {"Range": download.RANGE}, RANGED_SECONDS, download.RANGE_BYTES
+            nginx = start_nginx(binary, root, workdir / "nginx")
+            results["nginx_download"] = _downloads(nginx.port, f"/{kept}", {}, big)
+            results["nginx_listing"] = request_rate(
+                nginx.port, "/listing.json", {}, LISTING_CONNECTIONS, LISTING_SECONDS
             ).as_dict()
             nginx.stop()
 
-        listing_path = f"/api/v1/media/message/{listed}"
-        count = len(api.client.get(listing_path).json())
-        if count != 3:
-            raise RuntimeError(f"the listed message has {count} attachments, not 3")
-        _step(f"GET {listing_path.rsplit('/', 1)[0]}/… with 32 connections for {LISTING_SECONDS} s", started)
-        listing: Rate = request_rate(service.port, listing_path, auth, 32, LISTING_SECONDS)
+        _step(
+            f"GET /api/v1/media/message/… with {LISTING_CONNECTIONS} connections for {LISTING_SECONDS} s",
+            started,
+        )
+        listing: Rate = request_rate(service.port, listing_path, auth, LISTING_CONNECTIONS, LISTING_SECONDS)
         results["listing"] = listing.as_dict()
+        _step(f"floors: /health, and the listing without a token, {FLOOR_SECONDS} s each", started)
+        results["health"] = request_rate(
+            service.port, "/health", {}, LISTING_CONNECTIONS, FLOOR_SECONDS
+        ).as_dict()
+        results["no_token"] = request_rate(
+            service.port, listing_path, {}, LISTING_CONNECTIONS, FLOOR_SECONDS
+        ).as_dict()
         _step("done", started)
     finally:
         if api is not None:
@@ -112,24 +138,30 @@ def run(workdir: Path) -> dict[str, object]:
             nginx.stop()
         if service is not None:
             service.stop()
+            results["service_log_problems"] = service.log_problems()
+            if service.log.is_file():
+                shutil.copyfile(service.log, service_log)
+    machine["loadavg_at_end"] = os.getloadavg()
     return results
 
 
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-"))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    service_log = RESULTS.parent / "server.log"
+    service_log.unlink(missing_ok=True)
     try:
-        results = run(workdir)
+        results = run(workdir, service_log)
     except Exception as exc:
-        log = workdir / "service" / "server.log"
-        if log.is_file():
-            print(f"--- the service's log (tail) ---\n{log.read_text()[-3000:]}", file=sys.stderr)
+        if service_log.is_file():
+            print(f"--- the service's log (tail) ---\n{service_log.read_text()[-3000:]}", file=sys.stderr)
         print(f"bench failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rows, notes = build_rows(results)
     print_table(rows, notes)
-    print(f"\nJSON: {write_json(results)}")
+    print(f"\nJSON: {write_json(results)}; the service's log: {service_log}")
     return 0
 
 

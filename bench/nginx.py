@@ -66,6 +66,19 @@ def nginx_binary() -> str | None:
     )
 
 
+def make_root(directory: Path, files: list[Path], blobs: dict[str, bytes]) -> Path:
+    """nginx's document root: `files` hard-linked in (copied across file systems), `blobs` written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in files:
+        try:
+            os.link(source, directory / source.name)
+        except OSError:
+            shutil.copyfile(source, directory / source.name)
+    for name, data in blobs.items():
+        (directory / name).write_bytes(data)
+    return directory
+
+
 def start_nginx(binary: str, root: Path, workdir: Path) -> Nginx:
     """nginx in the foreground serving `root` on a free loopback port; stop() it afterwards."""
     workdir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import struct
 from pathlib import Path
@@ -25,6 +27,16 @@ def write_mp4(path: Path, size: int) -> Path:
             out.write(block)
             left -= len(block)
     return path
+
+
+@functools.cache
+def sha256_of(path: Path) -> str:
+    """The file's sha256, read in 1 MiB blocks (the benchmark files never change once written)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(MiB):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def multipart_frame(boundary: str, fields: dict[str, str], filename: str) -> tuple[bytes, bytes]:

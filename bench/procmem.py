@@ -1,5 +1,8 @@
-"""The server's memory, read from /proc: its process and every descendant (granian's workers are
-child processes), sampled in a thread every few milliseconds."""
+"""The server's memory, read from /proc. `chat-media serve` is granian's main process; the requests
+are handled by its worker processes (its descendants), so those are measured one by one, the
+parent apart. Each process's peak is exact where the kernel lets us reset its VmHWM (writing 5 to
+/proc/<pid>/clear_refs, Linux >= 4.0, our own processes); a sampler thread reads VmRSS every few
+milliseconds besides, as a fallback and a cross-check."""
 
 from __future__ import annotations
 
@@ -42,38 +45,49 @@ def status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def tree_rss_kib(pids: list[int]) -> int:
-    return sum(status_kib(pid, "VmRSS") for pid in pids)
+def reset_hwm(pid: int) -> bool:
+    """Sets the process's VmHWM back to its current VmRSS; False where that is not allowed."""
+    try:
+        (PROC / str(pid) / "clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
 class RssPeak:
-    """Use as a context manager around the work: `before`, `peak` and `after` are KiB summed over
-    the tree; `hwm_growth` is how far the largest process's VmHWM rose (catches spikes between
-    samples)."""
+    """Use as a context manager around the work. Per process, in KiB: `before`, `peak` (the largest
+    of the samples and, after a reset, the kernel's VmHWM) and `after`."""
 
     root: int
-    pids: list[int] = field(default_factory=list)
-    before: int = 0
-    peak: int = 0
-    after: int = 0
-    hwm_growth: int = 0
+    workers: list[int] = field(default_factory=list)
+    before: dict[int, int] = field(default_factory=dict)
+    peak: dict[int, int] = field(default_factory=dict)
+    after: dict[int, int] = field(default_factory=dict)
+    hwm_exact: bool = False  # every process's VmHWM was reset, so `peak` misses no spike
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _hwm_before: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.root, *self.workers]
 
     def __enter__(self) -> RssPeak:
-        self.pids = process_tree(self.root)
-        self._hwm_before = {pid: status_kib(pid, "VmHWM") for pid in self.pids}
-        self.before = self.peak = tree_rss_kib(self.pids)
+        self.workers = process_tree(self.root)[1:]
+        if not self.workers:
+            raise RuntimeError(f"the server (pid {self.root}) has no worker process to measure")
+        self.hwm_exact = all([reset_hwm(pid) for pid in self.pids])
+        self.before = {pid: status_kib(pid, "VmRSS") for pid in self.pids}
+        self.peak = dict(self.before)
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
 
     def _sample(self) -> None:
         while not self._stop.is_set() and self.samples < MAX_SAMPLES:
-            self.peak = max(self.peak, tree_rss_kib(self.pids))
+            for pid in self.pids:
+                self.peak[pid] = max(self.peak[pid], status_kib(pid, "VmRSS"))
             self.samples += 1
             time.sleep(INTERVAL)
 
@@ -81,13 +95,24 @@ class RssPeak:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.after = tree_rss_kib(self.pids)
-        self.peak = max(self.peak, self.after)
-        self.hwm_growth = max(
-            (status_kib(pid, "VmHWM") - before for pid, before in self._hwm_before.items()), default=0
-        )
+        self.after = {pid: status_kib(pid, "VmRSS") for pid in self.pids}
+        for pid in self.pids:
+            hwm = status_kib(pid, "VmHWM") if self.hwm_exact else 0
+            self.peak[pid] = max(self.peak[pid], self.after[pid], hwm)
+
+    def growth(self, pid: int) -> int:
+        """Peak over before for one process, in KiB."""
+        return self.peak[pid] - self.before[pid]
 
     @property
-    def growth(self) -> int:
-        """Peak over before, in KiB."""
-        return self.peak - self.before
+    def worker_growth(self) -> int:
+        """The largest rise of one worker (one of them handled the request), in KiB."""
+        return max(self.growth(pid) for pid in self.workers)
+
+    @property
+    def worker_before(self) -> int:
+        return max(self.before[pid] for pid in self.workers)
+
+    @property
+    def parent_growth(self) -> int:
+        return self.growth(self.root)

@@ -4,6 +4,7 @@ temp SQLite database and uploads directory, and the few API calls the benchmark 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,21 +58,27 @@ class Service:
                 continue
 
     def token(self, user: str) -> str:
-        """A token minted by the CLI for `user` (the last line that looks like a JWT)."""
-        for extra in (["--quiet"], []):
-            done = subprocess.run(
-                [sys.executable, "-m", "entrypoints.cli", "token", user, *extra],
-                cwd=REPO,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            jwts = [w for w in done.stdout.split() if w.count(".") == 2 and len(w) > 40]
-            if done.returncode == 0 and jwts:
-                return jwts[-1]
-        raise RuntimeError(f"`chat-media token` failed: {done.stderr[-1000:]}")
+        """A token minted by `chat-media token` for `user` (the last word that looks like a JWT)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "entrypoints.cli", "token", user],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        jwts = [w for w in done.stdout.split() if w.count(".") == 2 and len(w) > 40]
+        if done.returncode != 0 or not jwts:
+            raise RuntimeError(f"`chat-media token` failed: {done.stderr[-1000:]}")
+        return jwts[-1]
+
+    def log_problems(self) -> list[str]:
+        """The lines of the server's log that tell of an error (granian logs no access lines)."""
+        if not self.log.is_file():
+            return []
+        pattern = re.compile(r"Traceback|\bERROR\b|\bCRITICAL\b|Exception")
+        return [line for line in self.log.read_text(errors="replace").splitlines() if pattern.search(line)]
 
 
 def start_service(workdir: Path) -> Service:

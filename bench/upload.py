@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.payload import multipart_frame
+from bench.payload import multipart_frame, sha256_of
 from bench.procmem import RssPeak
 from bench.rawhttp import Answer, DiscardSink, exchange, request_head
 from bench.service import Api, Service
@@ -21,10 +21,11 @@ class UploadRun:
     mb_s: float
     seconds: float
     client_cpu_share: float  # client CPU seconds over wall seconds
-    rss_before_kib: int
-    rss_peak_kib: int
-    rss_growth_kib: int
-    hwm_growth_kib: int
+    worker_before_kib: int  # VmRSS of the worker before the upload
+    worker_growth_kib: int  # its peak during the upload over that
+    parent_growth_kib: int  # the same for granian's main process
+    workers: int
+    hwm_exact: bool
 
 
 def _send(port: int, token: str, message_id: str, path: Path) -> Answer:
@@ -44,13 +45,24 @@ def _send(port: int, token: str, message_id: str, path: Path) -> Answer:
 
 
 def upload_once(service: Service, token: str, message_id: str, path: Path) -> tuple[Answer, str, str]:
-    """One upload; returns the answer, the new attachment's id and its stored file name."""
+    """One upload, checked: the answer names one attachment of the file's size and sha256, and a
+    file of that size is stored under its name. Returns the answer, the attachment's id and name."""
     answer = _send(service.port, token, message_id, path)
     if answer.status != 201:
         raise RuntimeError(f"upload of {path.name}: {answer.status} {answer.body[:500]!r}")
-    attachment = json.loads(answer.body)[0]
-    if attachment["size"] != path.stat().st_size:
-        raise RuntimeError(f"upload of {path.name}: stored {attachment['size']} bytes")
+    attachments = json.loads(answer.body)
+    size = path.stat().st_size
+    if len(attachments) != 1:
+        raise RuntimeError(f"upload of {path.name}: {len(attachments)} attachments in the answer")
+    attachment = attachments[0]
+    if attachment["size"] != size or attachment["sha256"] != sha256_of(path):
+        raise RuntimeError(
+            f"upload of {path.name}: the answer says {attachment['size']} bytes, "
+            f"sha256 {attachment['sha256']}"
+        )
+    stored = service.upload_dir / str(attachment["filename"])
+    if not stored.is_file() or stored.stat().st_size != size:
+        raise RuntimeError(f"upload of {path.name}: {stored} is missing or not {size} bytes")
     return answer, str(attachment["id"]), str(attachment["filename"])
 
 
@@ -70,10 +82,11 @@ def measure_uploads(
                 mb_s=size / answer.seconds / MB,
                 seconds=answer.seconds,
                 client_cpu_share=answer.client_cpu / answer.seconds,
-                rss_before_kib=memory.before,
-                rss_peak_kib=memory.peak,
-                rss_growth_kib=memory.growth,
-                hwm_growth_kib=memory.hwm_growth,
+                worker_before_kib=memory.worker_before,
+                worker_growth_kib=memory.worker_growth,
+                parent_growth_kib=memory.parent_growth,
+                workers=len(memory.workers),
+                hwm_exact=memory.hwm_exact,
             )
         )
         if i < runs - 1:
@@ -98,14 +111,16 @@ def client_ceiling(path: Path, runs: int) -> list[float]:
         sink.close()
 
 
-def summary(runs: list[UploadRun]) -> dict[str, float]:
+def summary(runs: list[UploadRun]) -> dict[str, object]:
     return {
         "mb_s_median": statistics.median(r.mb_s for r in runs),
-        "mb_s_runs": [round(r.mb_s, 1) for r in runs],  # type: ignore[dict-item]
+        "mb_s_runs": [round(r.mb_s, 1) for r in runs],
         "seconds_median": statistics.median(r.seconds for r in runs),
         "client_cpu_share_median": statistics.median(r.client_cpu_share for r in runs),
-        "rss_before_mib": runs[0].rss_before_kib / 1024,
-        "rss_growth_mib_max": max(r.rss_growth_kib for r in runs) / 1024,
-        "rss_growth_mib_first": runs[0].rss_growth_kib / 1024,
-        "vmhwm_growth_mib_max": max(r.hwm_growth_kib for r in runs) / 1024,
+        "worker_rss_before_mib": runs[0].worker_before_kib / 1024,
+        "worker_rss_growth_mib_max": max(r.worker_growth_kib for r in runs) / 1024,
+        "worker_rss_growth_mib_runs": [round(r.worker_growth_kib / 1024, 1) for r in runs],
+        "parent_rss_growth_mib_max": max(r.parent_growth_kib for r in runs) / 1024,
+        "workers": runs[0].workers,
+        "peak_from_vmhwm": all(r.hwm_exact for r in runs),
     }
