@@ -7,6 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from adapters.sql.database import create_engine
@@ -30,6 +31,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Instances starting together take turns: the first migrates, the others find it done.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7243916041)"))
         context.run_migrations()
 
 

@@ -20,6 +20,7 @@ import pytest
 from adapters.sql.database import upgrade_to_head
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REQUIRED = os.environ.get("CI", "").lower() == "true"
 
 
@@ -101,7 +102,7 @@ def postgres_session_url() -> Iterator[str]:
         drop_pg_database(url)
 
 
-TABLES = ("media_attachments", "messages", "conversation_members", "conversations")
+TABLES = ("conversation_events", "media_attachments", "messages", "conversation_members", "conversations")
 
 
 @pytest.fixture
@@ -118,3 +119,20 @@ def postgres_url(postgres_session_url: str) -> Iterator[str]:
             await connection.close()
 
     run_blocking(empty())
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not reachable(REDIS_HOST, REDIS_PORT):
+        unavailable(f"Redis does not answer on {REDIS_HOST}:{REDIS_PORT}")
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database of this test's own, dropped after it."""
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)

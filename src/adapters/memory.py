@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from application.events import Event
+from application.events import Event, Logged
 from application.ports import OpenFile, StagedFile
 from domain.attachment import Attachment
 from domain.conversation import Conversation, ConversationKind, Message
@@ -24,6 +24,7 @@ class MemoryDatabase:
     seqs: dict[uuid.UUID, int] = field(default_factory=dict)
     messages: dict[uuid.UUID, Message] = field(default_factory=dict)
     attachments: dict[uuid.UUID, Attachment] = field(default_factory=dict)
+    events: list[Logged] = field(default_factory=list)
 
 
 class InMemoryConversationRepository:
@@ -116,6 +117,23 @@ class InMemoryAttachmentRepository:
         self._db.attachments.pop(attachment_id, None)
 
 
+class InMemoryEventLog:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def append(self, event: Event) -> Logged:
+        logged = Logged(cursor=len(self._db.events) + 1, event=event)
+        self._db.events.append(logged)
+        return logged
+
+    async def since(self, user_id: str, cursor: int, limit: int) -> Sequence[Logged]:
+        mine = {c.id for c in self._db.conversations.values() if user_id in c.member_ids}
+        return [e for e in self._db.events[cursor:] if e.event.conversation_id in mine][:limit]
+
+    async def last_cursor(self) -> int:
+        return len(self._db.events)
+
+
 class InMemoryUnitOfWork:
     def __init__(self, db: MemoryDatabase) -> None:
         self._committed = db
@@ -127,10 +145,12 @@ class InMemoryUnitOfWork:
             seqs=dict(self._committed.seqs),
             messages=dict(self._committed.messages),
             attachments=dict(self._committed.attachments),
+            events=list(self._committed.events),
         )
         self.conversations = InMemoryConversationRepository(self._working)
         self.messages = InMemoryMessageRepository(self._working)
         self.attachments = InMemoryAttachmentRepository(self._working)
+        self.events = InMemoryEventLog(self._working)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -216,13 +236,16 @@ class InMemoryFileStore:
 
 
 class RecordingBroadcaster:
-    """Keeps every published event in order, for tests and for a single process without sockets."""
+    """Keeps every published event in order, with whom it was for: for tests, and for a single
+    process without sockets."""
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.deliveries: list[tuple[Logged, frozenset[str]]] = []
 
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
+    async def publish(self, logged: Logged, audience: frozenset[str]) -> None:
+        self.events.append(logged.event)
+        self.deliveries.append((logged, audience))
 
 
 class SystemClock:

@@ -19,14 +19,22 @@ async def visible_conversation(uow: UnitOfWork, conversation_id: uuid.UUID, user
 
 async def visible_message(uow: UnitOfWork, message_id: uuid.UUID, user_id: str) -> Message:
     """The message, when the user is a member of its conversation; NotFound otherwise."""
+    message, _ = await message_in_conversation(uow, message_id, user_id)
+    return message
+
+
+async def message_in_conversation(
+    uow: UnitOfWork, message_id: uuid.UUID, user_id: str
+) -> tuple[Message, Conversation]:
+    """The message and its conversation, when the user is a member of it; NotFound otherwise."""
     message = await uow.messages.get(message_id)
     if message is None:
         raise NotFound("No such message.")
     try:
-        await visible_conversation(uow, message.conversation_id, user_id)
+        conversation = await visible_conversation(uow, message.conversation_id, user_id)
     except NotFound:
         raise NotFound("No such message.") from None  # the same answer as for an unknown id
-    return message
+    return message, conversation
 
 
 async def visible_attachment(uow: UnitOfWork, attachment: Attachment | None, user_id: str) -> Attachment:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from application.access import visible_attachment
+from application.access import message_in_conversation, visible_attachment
 from application.events import MediaDeleted
-from application.ports import Broadcaster, FileStore, UnitOfWorkFactory
+from application.ports import Broadcaster, Clock, FileStore, UnitOfWorkFactory
 from domain.errors import Forbidden
 
 
@@ -21,10 +21,13 @@ class DeleteMediaHandler:
     """Rules: members see it, only its uploader deletes it (403 for the others); when it was the
     message's last, `has_media` turns false. Row first (commit), then the file, then the event."""
 
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster, clock: Clock
+    ) -> None:
         self._uow = uow
         self._files = files
         self._broadcaster = broadcaster
+        self._clock = clock
 
     async def __call__(self, command: DeleteMedia) -> None:
         async with self._uow() as uow:
@@ -37,15 +40,17 @@ class DeleteMediaHandler:
             has_media = await uow.attachments.count_for_message(attachment.message_id) > 0
             if not has_media:
                 await uow.messages.set_has_media(attachment.message_id, False)
-            message = await uow.messages.get(attachment.message_id)
-            assert message is not None  # visible_attachment found it in this transaction
+            _, conversation = await message_in_conversation(uow, attachment.message_id, command.user_id)
+            seq = await uow.conversations.advance(conversation.id, self._clock.now())
+            logged = await uow.events.append(
+                MediaDeleted(
+                    conversation_id=conversation.id,
+                    seq=seq,
+                    message_id=attachment.message_id,
+                    media_id=attachment.id,
+                    has_media=has_media,
+                )
+            )
             await uow.commit()
         await self._files.delete(attachment.filename)
-        await self._broadcaster.publish(
-            MediaDeleted(
-                conversation_id=message.conversation_id,
-                message_id=attachment.message_id,
-                media_id=attachment.id,
-                has_media=has_media,
-            )
-        )
+        await self._broadcaster.publish(logged, conversation.member_ids)

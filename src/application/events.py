@@ -1,4 +1,9 @@
-"""What members of a conversation are told after a change is committed (the contract's events)."""
+"""What members of a conversation are told after a change is committed (the contract's events).
+
+Every event carries `seq`, the conversation's sequence number for the change: strictly increasing
+per conversation, so a client sees a gap and fills it. The event log gives each event a `cursor`,
+its place across all conversations, which a reconnecting client names to get what it missed.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from domain.conversation import Message
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageCreated:
     conversation_id: uuid.UUID
+    seq: int
     message: Message
     attachments: Sequence[Attachment]
 
@@ -20,6 +26,7 @@ class MessageCreated:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MediaAttached:
     conversation_id: uuid.UUID
+    seq: int
     message_id: uuid.UUID
     attachments: Sequence[Attachment]
 
@@ -27,6 +34,7 @@ class MediaAttached:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MediaDeleted:
     conversation_id: uuid.UUID
+    seq: int
     message_id: uuid.UUID
     media_id: uuid.UUID
     has_media: bool
@@ -35,7 +43,16 @@ class MediaDeleted:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageDeleted:
     conversation_id: uuid.UUID
+    seq: int
     message_id: uuid.UUID
 
 
 Event = MessageCreated | MediaAttached | MediaDeleted | MessageDeleted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logged:
+    """An event as the log keeps it: `cursor` orders it among every conversation's events."""
+
+    cursor: int
+    event: Event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from application.access import visible_conversation, visible_message
+from application.access import message_in_conversation, visible_conversation
 from application.events import MessageCreated, MessageDeleted
 from application.ports import Broadcaster, Clock, FileStore, UnitOfWorkFactory
 from domain.conversation import Message, new_message
@@ -49,10 +49,11 @@ class PostMessageHandler:
                 now=now,
             )
             await uow.messages.add(message)
+            logged = await uow.events.append(
+                MessageCreated(conversation_id=conversation.id, seq=seq, message=message, attachments=())
+            )
             await uow.commit()
-        await self._broadcaster.publish(
-            MessageCreated(conversation_id=message.conversation_id, message=message, attachments=())
-        )
+        await self._broadcaster.publish(logged, conversation.member_ids)
         return message
 
 
@@ -67,20 +68,25 @@ class DeleteMessageHandler:
     attachments go with it. The rows go first (one commit), then the files, then the event: a
     crash in between leaves files no row names, which the sweeper removes, never a dangling row."""
 
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster, clock: Clock
+    ) -> None:
         self._uow = uow
         self._files = files
         self._broadcaster = broadcaster
+        self._clock = clock
 
     async def __call__(self, command: DeleteMessage) -> None:
         async with self._uow() as uow:
-            message = await visible_message(uow, command.message_id, command.user_id)
+            message, conversation = await message_in_conversation(uow, command.message_id, command.user_id)
             message.ensure_sender(command.user_id, "delete it")
             attachments = await uow.attachments.list_for_messages([message.id])
             await uow.messages.delete(message.id)
+            seq = await uow.conversations.advance(conversation.id, self._clock.now())
+            logged = await uow.events.append(
+                MessageDeleted(conversation_id=conversation.id, seq=seq, message_id=message.id)
+            )
             await uow.commit()
         for attachment in attachments:
             await self._files.delete(attachment.filename)
-        await self._broadcaster.publish(
-            MessageDeleted(conversation_id=message.conversation_id, message_id=message.id)
-        )
+        await self._broadcaster.publish(logged, conversation.member_ids)

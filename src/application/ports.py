@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from application.events import Event
+from application.events import Event, Logged
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 
@@ -75,12 +75,29 @@ class AttachmentRepository(Protocol):
     async def delete(self, attachment_id: uuid.UUID) -> None: ...
 
 
+class EventLog(Protocol):
+    """The events, written in the transaction of the change they announce (so an event is logged
+    if and only if its change is committed), for clients that reconnect and ask what they missed."""
+
+    async def append(self, event: Event) -> Logged: ...
+
+    async def since(self, user_id: str, cursor: int, limit: int) -> Sequence[Logged]:
+        """At most `limit` events after `cursor`, in cursor order, of the conversations the user is
+        a member of now."""
+        ...
+
+    async def last_cursor(self) -> int:
+        """The newest cursor (0 when the log is empty): where a client that has seen nothing starts."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the repositories. Leaving the block without `commit()` rolls back."""
 
     conversations: ConversationRepository
     messages: MessageRepository
     attachments: AttachmentRepository
+    events: EventLog
 
     async def commit(self) -> None: ...
 
@@ -150,10 +167,11 @@ class ContentSniffer(Protocol):
 
 
 class Broadcaster(Protocol):
-    """Delivers events to the members of a conversation. Called only after the change committed;
-    a failure to deliver never undoes the change (clients catch up by listing)."""
+    """Delivers a logged event to the users in `audience` (the conversation's members when the
+    change committed). Called only after the commit; it never raises: a failure to deliver never
+    undoes the change (clients catch up from the event log or by listing)."""
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, logged: Logged, audience: frozenset[str]) -> None: ...
 
 
 class Clock(Protocol):

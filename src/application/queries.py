@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.access import visible_conversation, visible_message
+from application.events import Logged
 from application.ports import UnitOfWorkFactory
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
@@ -48,6 +49,16 @@ class ChatQueries:
         for attachment in attachments:
             by_message.setdefault(attachment.message_id, []).append(attachment)
         return [MessageWithMedia(message=m, attachments=by_message.get(m.id, [])) for m in page]
+
+    async def events_since(self, user_id: str, cursor: int, limit: int) -> Sequence[Logged]:
+        """What a reconnecting client missed: the logged events after `cursor` of the conversations
+        it belongs to, oldest first."""
+        async with self._uow() as uow:
+            return await uow.events.since(user_id, cursor, limit)
+
+    async def last_cursor(self) -> int:
+        async with self._uow() as uow:
+            return await uow.events.last_cursor()
 
     async def media_of_message(self, user_id: str, message_id: uuid.UUID) -> Sequence[Attachment]:
         async with self._uow() as uow:

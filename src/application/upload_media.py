@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from application.access import visible_message
+from application.access import message_in_conversation
 from application.events import MediaAttached
 from application.ports import (
     Broadcaster,
@@ -23,7 +23,7 @@ from application.ports import (
 )
 from domain.attachment import Attachment, stored_name
 from domain.content_checks import BodyCheck, body_check_for
-from domain.conversation import Message
+from domain.conversation import Conversation, Message
 from domain.errors import FileTooLarge, InvalidInput, MalformedUpload
 from domain.policy import SNIFF_WINDOW, Admission, MediaPolicy, display_name
 
@@ -94,7 +94,7 @@ class UploadMediaHandler:
                         # Checked as soon as it arrives, so a sender who may not attach is told
                         # before any later file is written.
                         async with self._uow() as uow:
-                            message = await _attachable(uow, _message_id(part.value), command.uploader_id)
+                            message, _ = await _attachable(uow, _message_id(part.value), command.uploader_id)
                     continue
                 if len(received) == MAX_FILES_PER_UPLOAD:
                     raise InvalidInput(f"At most {MAX_FILES_PER_UPLOAD} files go in one upload.")
@@ -178,30 +178,36 @@ class UploadMediaHandler:
                 published.append(attachment.filename)
             async with self._uow() as uow:
                 # Checked again inside the transaction: the message may have gone meanwhile.
-                current = await _attachable(uow, message.id, uploader_id)
+                current, conversation = await _attachable(uow, message.id, uploader_id)
                 for attachment in attachments:
                     await uow.attachments.add(attachment)
                 if not current.has_media:
                     await uow.messages.set_has_media(current.id, True)
-                await uow.conversations.advance(current.conversation_id, now)
+                seq = await uow.conversations.advance(conversation.id, now)
+                logged = await uow.events.append(
+                    MediaAttached(
+                        conversation_id=conversation.id,
+                        seq=seq,
+                        message_id=current.id,
+                        attachments=attachments,
+                    )
+                )
                 await uow.commit()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 for filename in published:
                     await self._files.delete(filename)
             raise
-        await self._broadcaster.publish(
-            MediaAttached(
-                conversation_id=message.conversation_id, message_id=message.id, attachments=attachments
-            )
-        )
+        await self._broadcaster.publish(logged, conversation.member_ids)
         return attachments
 
 
-async def _attachable(uow: UnitOfWork, message_id: uuid.UUID, uploader_id: str) -> Message:
-    message = await visible_message(uow, message_id, uploader_id)
+async def _attachable(
+    uow: UnitOfWork, message_id: uuid.UUID, uploader_id: str
+) -> tuple[Message, Conversation]:
+    message, conversation = await message_in_conversation(uow, message_id, uploader_id)
     message.ensure_sender(uploader_id, "attach files to it")
-    return message
+    return message, conversation
 
 
 def _hash_and_check(digest: hashlib._Hash, check: BodyCheck, batch: bytes) -> None:

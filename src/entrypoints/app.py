@@ -14,8 +14,9 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from adapters.broadcast import ChannelsBroadcaster, channels_plugin
 from adapters.files.local import LocalFileStore
-from adapters.memory import RecordingBroadcaster, SystemClock
+from adapters.memory import SystemClock
 from adapters.sniffing import FiletypeSniffer
 from adapters.sql.database import check_database, create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -28,6 +29,8 @@ from entrypoints.http.conversations import ConversationController, MessageContro
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
 from entrypoints.settings import Settings, load_settings
+from entrypoints.ws import SocketHub, events_socket
+from entrypoints.ws_events import render
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def create_app(
     files: FileStore | None = None,
 ) -> Litestar:
     """The service for these settings. `broadcaster` and `files` replace the configured adapters
-    (tests pass recording or faulty ones)."""
+    (tests pass recording or faulty ones; a replaced broadcaster leaves the sockets silent)."""
     if settings.jwt_secret is None and settings.jwt_public_key is None:
         raise ValueError("create_app needs JWT_SECRET or JWT_PUBLIC_KEY (the CLI makes one for development)")
     verifier = JwtVerifier(
@@ -51,14 +54,16 @@ def create_app(
     engine = create_engine(settings.database_url)
     local_store = LocalFileStore(settings.upload_dir) if files is None else None
     store: FileStore = files if files is not None else local_store  # type: ignore[assignment]
+    channels = channels_plugin(settings.redis_url)
     use_cases = build_use_cases(
         uow=SqlUnitOfWorkFactory(session_maker(engine)),
         files=store,
         sniffer=FiletypeSniffer(),
-        broadcaster=broadcaster if broadcaster is not None else RecordingBroadcaster(),
+        broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
         policy=settings.policy,
         clock=SystemClock(),
     )
+    hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -69,6 +74,7 @@ def create_app(
         try:
             yield
         finally:
+            await hub.close_all()
             await engine.dispose()
 
     @get("/health", summary="Ready when the database and the file store answer", tags=["operations"])
@@ -81,11 +87,13 @@ def create_app(
         return {"status": "ok"}
 
     return Litestar(
-        route_handlers=[health, ConversationController, MessageController, MediaController],
+        route_handlers=[health, ConversationController, MessageController, MediaController, events_socket],
         dependencies={
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
         },
+        plugins=[channels],
         middleware=[bearer_auth(verifier)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -41,10 +41,10 @@ def build_use_cases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),
         post_message=PostMessageHandler(uow, broadcaster, clock),
-        delete_message=DeleteMessageHandler(uow, files, broadcaster),
+        delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
         upload_media=UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock),
         serve_media=ServeMediaHandler(uow, files),
-        delete_media=DeleteMediaHandler(uow, files, broadcaster),
+        delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
         queries=ChatQueries(uow),
     )
 

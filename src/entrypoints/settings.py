@@ -41,6 +41,7 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     upload_idle_timeout: float = 30.0
+    redis_url: str | None = None  # set: WebSocket events cross processes through Redis pub/sub
     policy: MediaPolicy = field(default_factory=MediaPolicy)
 
     @property
@@ -106,6 +107,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         raise SettingsError("JWT_SECRET must be at least 32 bytes long (RFC 7518 asks as much for HS256).")
     if secret is None and public_key is None and environment == "production":
         raise SettingsError("JWT_SECRET or JWT_PUBLIC_KEY must be set when APP_ENV=production.")
+    redis_url = text("REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not '{redis_url}'.")
     return Settings(
         environment=environment,
         host=text("HOST", "127.0.0.1") or "127.0.0.1",
@@ -117,6 +121,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         jwt_issuer=text("JWT_ISSUER"),
         jwt_audience=text("JWT_AUDIENCE"),
         upload_idle_timeout=float(number("UPLOAD_IDLE_TIMEOUT", 30, 1)),
+        redis_url=redis_url,
         policy=policy,
     )
 

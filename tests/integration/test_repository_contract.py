@@ -13,6 +13,7 @@ import pytest
 from adapters.memory import InMemoryUnitOfWorkFactory
 from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from application.events import MediaAttached, MessageCreated, MessageDeleted
 from application.ports import UnitOfWorkFactory
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.conversation import (
@@ -241,3 +242,45 @@ async def test_deleting_one_attachment(uow: UnitOfWorkFactory) -> None:
     async with uow() as tx:
         assert list(await tx.attachments.list_for_messages([message.id])) == [second]
         assert await tx.attachments.count_for_message(message.id) == 1
+
+
+async def test_the_event_log_replays_a_members_conversations_in_cursor_order(uow: UnitOfWorkFactory) -> None:
+    mine, theirs = group("alice", "bob"), group("carol")
+    await add(uow, mine, theirs)
+    message = await post(uow, mine)
+    first_attachment = attachment(message)
+    async with uow() as tx:
+        start = await tx.events.last_cursor()
+        created = await tx.events.append(
+            MessageCreated(conversation_id=mine.id, seq=1, message=message, attachments=[])
+        )
+        hidden = await tx.events.append(
+            MessageDeleted(conversation_id=theirs.id, seq=1, message_id=uuid.uuid4())
+        )
+        attached = await tx.events.append(
+            MediaAttached(
+                conversation_id=mine.id, seq=2, message_id=message.id, attachments=[first_attachment]
+            )
+        )
+        await tx.commit()
+    async with uow() as tx:
+        assert created.cursor < hidden.cursor < attached.cursor
+        assert start < created.cursor
+        assert await tx.events.last_cursor() == attached.cursor
+        assert list(await tx.events.since("bob", start, 10)) == [created, attached]
+        assert list(await tx.events.since("bob", created.cursor, 10)) == [attached]
+        assert list(await tx.events.since("bob", start, 1)) == [created]
+        assert list(await tx.events.since("carol", start, 10)) == [hidden]
+        assert await tx.events.since("nobody", start, 10) == []
+
+
+async def test_an_event_not_committed_is_not_logged(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    async with uow() as tx:
+        before = await tx.events.last_cursor()
+        await tx.events.append(
+            MessageDeleted(conversation_id=conversation.id, seq=1, message_id=uuid.uuid4())
+        )
+    async with uow() as tx:
+        assert await tx.events.since("alice", before, 10) == []

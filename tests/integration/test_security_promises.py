@@ -151,7 +151,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.files.local import LocalFileStore
-from application.events import Event, MediaAttached, MediaDeleted, MessageCreated, MessageDeleted
+from application.events import Event, Logged, MediaAttached, MediaDeleted, MessageCreated, MessageDeleted
 from application.ports import StagedFile
 from domain.errors import StorageUnavailable
 from entrypoints.app import create_app
@@ -771,7 +771,8 @@ class CommittedFirst:
     events: list[Event] = field(default_factory=list)
     seen: list[tuple[str, bool]] = field(default_factory=list)
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, logged: Logged, audience: frozenset[str]) -> None:
+        event = logged.event
         self.events.append(event)
         rows = attachment_rows(self.settings)
         files = {p.name for p in self.settings.upload_dir.iterdir() if p.is_file()}

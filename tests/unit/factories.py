@@ -130,12 +130,12 @@ class World:
         self.start = StartConversationHandler(self.uow, self.clock)
         self.add_members = AddMembersHandler(self.uow)
         self.post_message = PostMessageHandler(self.uow, self.broadcaster, self.clock)
-        self.delete_message = DeleteMessageHandler(self.uow, self.files, self.broadcaster)
+        self.delete_message = DeleteMessageHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.upload = UploadMediaHandler(
             self.uow, self.files, FiletypeSniffer(), self.broadcaster, self.policy, self.clock
         )
         self.serve = ServeMediaHandler(self.uow, self.files)
-        self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster)
+        self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
 
     @property

@@ -30,6 +30,7 @@ async def test_the_uploader_deletes_the_last_file_and_the_message_has_no_media()
     assert world.events == [
         MediaDeleted(
             conversation_id=message.conversation_id,
+            seq=3,
             message_id=message.id,
             media_id=attachment.id,
             has_media=False,
@@ -108,10 +109,12 @@ async def test_members_hear_of_each_change_in_the_order_it_was_made() -> None:
     await world.delete_message(DeleteMessage(user_id="alice", message_id=message.id))
 
     assert world.events == [
-        MessageCreated(conversation_id=group.id, message=message, attachments=()),
-        MediaAttached(conversation_id=group.id, message_id=message.id, attachments=[first, second]),
-        MediaDeleted(conversation_id=group.id, message_id=message.id, media_id=first.id, has_media=True),
-        MessageDeleted(conversation_id=group.id, message_id=message.id),
+        MessageCreated(conversation_id=group.id, seq=1, message=message, attachments=()),
+        MediaAttached(conversation_id=group.id, seq=2, message_id=message.id, attachments=[first, second]),
+        MediaDeleted(
+            conversation_id=group.id, seq=3, message_id=message.id, media_id=first.id, has_media=True
+        ),
+        MessageDeleted(conversation_id=group.id, seq=4, message_id=message.id),
     ]
     assert world.files.files == {}
     assert world.db.attachments == {}

@@ -33,7 +33,7 @@ async def test_a_member_posts_a_message_and_the_members_hear_of_it_after_commit(
     assert world.db.messages[message.id] == message
     assert (message.sender_id, message.content, message.has_media) == ("bob", "hello", False)
     assert message.created_at == world.clock.now()
-    assert world.events == [MessageCreated(conversation_id=group.id, message=message, attachments=())]
+    assert world.events == [MessageCreated(conversation_id=group.id, seq=1, message=message, attachments=())]
 
 
 async def test_posting_moves_the_conversations_last_activity() -> None:
@@ -144,7 +144,7 @@ async def test_the_sender_deletes_a_message_and_its_attachments_rows_and_files()
     assert all(a.id not in world.db.attachments for a in attachments)
     assert set(world.files.files) == {other[0].filename}
     assert kept.id in world.db.messages
-    assert world.events == [MessageDeleted(conversation_id=group.id, message_id=message.id)]
+    assert world.events == [MessageDeleted(conversation_id=group.id, seq=5, message_id=message.id)]
 
 
 async def test_another_member_may_not_delete_a_message() -> None:
@@ -188,6 +188,6 @@ async def test_a_message_deleted_twice_is_not_found_the_second_time() -> None:
         await world.delete_message(DeleteMessage(user_id="alice", message_id=message.id))
 
     assert world.events == [
-        MessageCreated(conversation_id=group.id, message=message, attachments=()),
-        MessageDeleted(conversation_id=group.id, message_id=message.id),
+        MessageCreated(conversation_id=group.id, seq=1, message=message, attachments=()),
+        MessageDeleted(conversation_id=group.id, seq=2, message_id=message.id),
     ]

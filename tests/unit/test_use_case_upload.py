@@ -48,7 +48,7 @@ async def test_an_upload_stores_the_bytes_the_row_and_tells_the_members(chunk_si
     assert world.db.messages[message.id].has_media is True
     assert world.events == [
         MediaAttached(
-            conversation_id=message.conversation_id, message_id=message.id, attachments=[attachment]
+            conversation_id=message.conversation_id, seq=2, message_id=message.id, attachments=[attachment]
         )
     ]
 
@@ -76,7 +76,9 @@ async def test_several_files_come_back_in_order_with_one_event() -> None:
     assert world.attachments_of(message.id) == list(attachments)
     assert len({a.filename for a in attachments}) == 4
     assert world.events == [
-        MediaAttached(conversation_id=message.conversation_id, message_id=message.id, attachments=attachments)
+        MediaAttached(
+            conversation_id=message.conversation_id, seq=2, message_id=message.id, attachments=attachments
+        )
     ]
 
 
@@ -225,4 +227,6 @@ async def test_a_message_deleted_during_the_upload_takes_the_published_files_wit
     assert world.files.files == {}
     assert world.files.staged_open == 0
     assert world.db.attachments == {}
-    assert world.events == [MessageDeleted(conversation_id=message.conversation_id, message_id=message.id)]
+    assert world.events == [
+        MessageDeleted(conversation_id=message.conversation_id, seq=2, message_id=message.id)
+    ]

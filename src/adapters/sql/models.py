@@ -9,9 +9,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from advanced_alchemy.base import UUIDBase
+from advanced_alchemy.base import BigIntBase, UUIDBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
@@ -66,6 +76,20 @@ class AttachmentRow(UUIDBase):
     kind: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class EventRow(BigIntBase):
+    """The event log: one row per announced change, written in the change's own transaction. The
+    id is the cursor a reconnecting client names."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 

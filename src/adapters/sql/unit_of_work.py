@@ -7,12 +7,13 @@ from advanced_alchemy.exceptions import RepositoryError
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sql.event_log import SqlEventLog
 from adapters.sql.repositories import (
     SqlAttachmentRepository,
     SqlConversationRepository,
     SqlMessageRepository,
 )
-from application.ports import AttachmentRepository, ConversationRepository, MessageRepository
+from application.ports import AttachmentRepository, ConversationRepository, EventLog, MessageRepository
 from domain.errors import Conflict, StorageUnavailable
 
 
@@ -20,6 +21,7 @@ class SqlUnitOfWork:
     conversations: ConversationRepository
     messages: MessageRepository
     attachments: AttachmentRepository
+    events: EventLog
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -31,6 +33,7 @@ class SqlUnitOfWork:
         self.conversations = SqlConversationRepository(session)
         self.messages = SqlMessageRepository(session)
         self.attachments = SqlAttachmentRepository(session)
+        self.events = SqlEventLog(session)
         return self
 
     async def commit(self) -> None:

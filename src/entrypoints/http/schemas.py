@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -88,7 +89,7 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
     )
 
 
-def message_out(message: Message, attachments: list[Attachment] | tuple[Attachment, ...] = ()) -> MessageOut:
+def message_out(message: Message, attachments: Sequence[Attachment] = ()) -> MessageOut:
     return MessageOut(
         id=message.id,
         conversation_id=message.conversation_id,

@@ -1,0 +1,75 @@
+"""Two service processes sharing PostgreSQL and Redis: what happens through one is heard on the
+other's sockets. Both migrate on start at once; PostgreSQL's advisory lock makes them take turns."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import samples
+from tests.integration.http_fixtures import SECRET, bearer
+from tests.integration.server_process import Server, start_server
+from tests.integration.test_ws import token
+from tests.integration.ws_client import listen
+
+pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
+
+
+def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
+    tmp_path: Path, fresh_postgres_url: str, redis_url: str
+) -> None:
+    env = {"DATABASE_URL": fresh_postgres_url, "REDIS_URL": redis_url, "UPLOAD_DIR": str(tmp_path / "shared")}
+    servers: list[Server] = []
+    errors: list[BaseException] = []
+
+    def start(name: str) -> None:
+        try:
+            servers.append(start_server(tmp_path / name, SECRET, **env))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    starters = [threading.Thread(target=start, args=(name,)) for name in ("a", "b")]
+    for starter in starters:
+        starter.start()
+    for starter in starters:
+        starter.join(timeout=90)
+    try:
+        assert not errors, errors
+        first, second = sorted(servers, key=lambda s: s.port)
+        conversation = httpx.post(
+            f"{first.base}/api/v1/conversations",
+            json={"kind": "group", "member_ids": ["bob"]},
+            headers=bearer("alice"),
+            timeout=10,
+        ).json()
+        with listen(second.base, token("bob")) as bob:
+            assert bob.next()["type"] == "ready"
+            message = httpx.post(
+                f"{first.base}/api/v1/conversations/{conversation['id']}/messages",
+                json={"content": "through A"},
+                headers=bearer("alice"),
+                timeout=10,
+            ).json()
+            uploaded = httpx.post(
+                f"{first.base}/api/v1/media/upload",
+                data={"message_id": message["id"]},
+                files={"file": ("a.png", samples.sample("png"))},
+                headers=bearer("alice"),
+                timeout=30,
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            created, attached = bob.next(), bob.next()
+        assert created["message"]["id"] == message["id"]
+        assert attached["type"] == "media.attached"
+        assert attached["attachments"] == uploaded.json()
+        # The other instance serves it too: one database, one store.
+        got = httpx.get(second.base + attached["attachments"][0]["url"], headers=bearer("bob"), timeout=10)
+        assert got.content == samples.sample("png")
+    finally:
+        for server in servers:
+            server.stop()
