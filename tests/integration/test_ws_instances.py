@@ -4,6 +4,7 @@ other's sockets. Both migrate on start at once; PostgreSQL's advisory lock makes
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,8 @@ pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
 def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
     tmp_path: Path, fresh_postgres_url: str, redis_url: str
 ) -> None:
+    # Redis pub/sub channels are shared by everything that talks to this Redis: unique names.
+    alice, bob = f"alice-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
     env = {"DATABASE_URL": fresh_postgres_url, "REDIS_URL": redis_url, "UPLOAD_DIR": str(tmp_path / "shared")}
     servers: list[Server] = []
     errors: list[BaseException] = []
@@ -43,23 +46,23 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
         first, second = sorted(servers, key=lambda s: s.port)
         conversation = httpx.post(
             f"{first.base}/api/v1/conversations",
-            json={"kind": "group", "member_ids": ["bob"]},
-            headers=bearer("alice"),
+            json={"kind": "group", "member_ids": [bob]},
+            headers=bearer(alice),
             timeout=10,
         ).json()
-        with listen(second.base, token("bob")) as bob:
+        with listen(second.base, token(bob)) as bob:
             assert bob.next()["type"] == "ready"
             message = httpx.post(
                 f"{first.base}/api/v1/conversations/{conversation['id']}/messages",
                 json={"content": "through A"},
-                headers=bearer("alice"),
+                headers=bearer(alice),
                 timeout=10,
             ).json()
             uploaded = httpx.post(
                 f"{first.base}/api/v1/media/upload",
                 data={"message_id": message["id"]},
                 files={"file": ("a.png", samples.sample("png"))},
-                headers=bearer("alice"),
+                headers=bearer(alice),
                 timeout=30,
             )
             assert uploaded.status_code == 201, uploaded.text
@@ -68,7 +71,7 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
         assert attached["type"] == "media.attached"
         assert attached["attachments"] == uploaded.json()
         # The other instance serves it too: one database, one store.
-        got = httpx.get(second.base + attached["attachments"][0]["url"], headers=bearer("bob"), timeout=10)
+        got = httpx.get(second.base + attached["attachments"][0]["url"], headers=bearer(bob), timeout=10)
         assert got.content == samples.sample("png")
     finally:
         for server in servers:
