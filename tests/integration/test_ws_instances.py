@@ -50,8 +50,8 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
             headers=bearer(alice),
             timeout=10,
         ).json()
-        with listen(second.base, token(bob)) as bob:
-            assert bob.next()["type"] == "ready"
+        with listen(second.base, token(bob)) as bobs_socket:
+            assert bobs_socket.next()["type"] == "ready"
             message = httpx.post(
                 f"{first.base}/api/v1/conversations/{conversation['id']}/messages",
                 json={"content": "through A"},
@@ -66,7 +66,7 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
                 timeout=30,
             )
             assert uploaded.status_code == 201, uploaded.text
-            created, attached = bob.next(), bob.next()
+            created, attached = bobs_socket.next(), bobs_socket.next()
         assert created["message"]["id"] == message["id"]
         assert attached["type"] == "media.attached"
         assert attached["attachments"] == uploaded.json()
