@@ -1,4 +1,4 @@
-"""An attachment: one stored file that belongs to a message."""
+"""An attachment: one stored file that belongs to a message, and the thumbnail made of it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+THUMBNAIL_EXTENSION = "webp"
+THUMBNAIL_CONTENT_TYPE = "image/webp"
+THUMBNAIL_MAX_SIDE = 320  # pixels on the long side
 
 
 class MediaKind(StrEnum):
@@ -24,18 +28,35 @@ class Attachment:
     original_name: str  # cleaned, for display and Content-Disposition only
     content_type: str  # from the bytes, never from the client
     kind: MediaKind
-    size: int
-    sha256: str
+    size: int  # of the stored bytes: after processing, what is served
+    sha256: str  # likewise
     created_at: datetime
+    # What processing learnt; None where it is unknown (documents, a file it could not read).
+    width: int | None = None  # as displayed: after the image's orientation is applied
+    height: int | None = None
+    duration_s: float | None = None  # videos
+    blurhash: str | None = None  # a few bytes a client paints before it asks for anything
+    thumbnail_sha256: str | None = None  # set when a thumbnail is stored under `thumbnail_name(id)`
 
     @property
     def extension(self) -> str:
         return self.filename.rsplit(".", 1)[1]
 
+    @property
+    def thumbnail_filename(self) -> str | None:
+        return thumbnail_name(self.id) if self.thumbnail_sha256 is not None else None
 
-_STORED_NAME = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.[a-z0-9]{2,5}"
-)
+    @property
+    def stored_names(self) -> tuple[str, ...]:
+        """Every file the store holds for this attachment: what deleting it must remove."""
+        thumbnail = self.thumbnail_filename
+        return (self.filename,) if thumbnail is None else (self.filename, thumbnail)
+
+
+_UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+# Two shapes and no others: "<uuid>.<ext>" and "<uuid>.thumb.webp". Neither holds a slash, a dot-dot
+# or anything percent-encoded, so no stored name can step out of the store's folder.
+_STORED_NAME = re.compile(rf"{_UUID4}\.(?:[a-z0-9]{{2,5}}|thumb\.{THUMBNAIL_EXTENSION})")
 
 
 def stored_name(attachment_id: uuid.UUID, extension: str) -> str:
@@ -43,6 +64,12 @@ def stored_name(attachment_id: uuid.UUID, extension: str) -> str:
     return f"{attachment_id}.{extension}"
 
 
+def thumbnail_name(attachment_id: uuid.UUID) -> str:
+    """The name an attachment's thumbnail is stored under, beside the file."""
+    return f"{attachment_id}.thumb.{THUMBNAIL_EXTENSION}"
+
+
 def is_stored_name(name: str) -> bool:
-    """True for names `stored_name` can produce; anything else (paths, encodings, NULs) is no file."""
+    """True for names `stored_name` or `thumbnail_name` can produce; anything else (paths,
+    encodings, NULs) is no file."""
     return _STORED_NAME.fullmatch(name) is not None

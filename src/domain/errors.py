@@ -29,6 +29,11 @@ class FileTooLarge(MediaError):
     """The file passed the size cap; nothing of it is kept."""
 
 
+class ImageTooLarge(FileTooLarge):
+    """The image would decode to more pixels or frames than the budget allows (a decompression bomb,
+    or just too big to handle): refused from its header, before anything is decoded."""
+
+
 class MalformedUpload(MediaError):
     """The upload body is not a well-formed request (broken multipart, missing parts)."""
 

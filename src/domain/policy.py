@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from domain.attachment import MediaKind
-from domain.errors import UnsupportedMediaType
+from domain.errors import ImageTooLarge, UnsupportedMediaType
 
 MAX_UPLOAD_SIZE = 52_428_800  # 50 MB, the seed's cap
+# The decoding budget, checked on an image's header before any pixel is decoded: a frame's
+# width x height, how many frames an animation may have, and the pixels of all its frames together.
+MAX_IMAGE_PIXELS = 50_000_000  # a 12 MP phone photo, a 48 MP one, a long panorama; 200 MB as RGBA
+MAX_IMAGE_FRAMES = 1_000
+MAX_ANIMATION_PIXELS = 500_000_000  # e.g. 240 frames of 1920 x 1080
 SNIFF_WINDOW = 8192  # enough for every signature below, OOXML's "word/" entry included
 MAX_DISPLAY_NAME = 255
 
@@ -93,6 +98,9 @@ class MediaPolicy:
     kinds: Mapping[str, MediaKind] = field(
         default_factory=lambda: _kinds(IMAGE_EXTENSIONS, DOCUMENT_EXTENSIONS, VIDEO_EXTENSIONS)
     )
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_image_frames: int = MAX_IMAGE_FRAMES
+    max_animation_pixels: int = MAX_ANIMATION_PIXELS
 
     @classmethod
     def from_lists(
@@ -102,10 +110,21 @@ class MediaPolicy:
         images: Iterable[str] = IMAGE_EXTENSIONS,
         documents: Iterable[str] = DOCUMENT_EXTENSIONS,
         videos: Iterable[str] = VIDEO_EXTENSIONS,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
+        max_image_frames: int = MAX_IMAGE_FRAMES,
+        max_animation_pixels: int = MAX_ANIMATION_PIXELS,
     ) -> MediaPolicy:
         if max_upload_size < 1:
             raise ValueError("the upload cap must be at least one byte")
-        return cls(max_upload_size=max_upload_size, kinds=_kinds(images, documents, videos))
+        if min(max_image_pixels, max_image_frames, max_animation_pixels) < 1:
+            raise ValueError("the image budgets must be at least one")
+        return cls(
+            max_upload_size=max_upload_size,
+            kinds=_kinds(images, documents, videos),
+            max_image_pixels=max_image_pixels,
+            max_image_frames=max_image_frames,
+            max_animation_pixels=max_animation_pixels,
+        )
 
     def extension_of(self, original_name: str) -> str:
         """The allowed, lower-cased extension of a client's file name, or UnsupportedMediaType."""
@@ -124,6 +143,26 @@ class MediaPolicy:
             raise UnsupportedMediaType(f"The file is named .{ext} but its content is {found}.")
         content_type = sniffed if sniffed is not None else TEXT_CONTENT_TYPE
         return Admission(extension=ext, kind=self.kinds[ext], content_type=content_type)
+
+    def check_image_budget(self, *, width: int, height: int, frames: int = 1) -> None:
+        """Raises ImageTooLarge when decoding an image of this header would pass the budget: its
+        frames' size, their number, or all their pixels together. Called before decoding anything."""
+        pixels = width * height
+        if pixels > self.max_image_pixels:
+            raise ImageTooLarge(
+                f"The image is {width:,} x {height:,} pixels; at most {self.max_image_pixels:,} "
+                "pixels are accepted."
+            )
+        if frames > self.max_image_frames:
+            raise ImageTooLarge(
+                f"The animation has more than {self.max_image_frames:,} frames; "
+                f"at most {self.max_image_frames:,} are accepted."
+            )
+        if pixels * frames > self.max_animation_pixels:
+            raise ImageTooLarge(
+                f"The animation's {frames:,} frames hold {pixels * frames:,} pixels together; "
+                f"at most {self.max_animation_pixels:,} are accepted."
+            )
 
 
 def is_inline(extension: str) -> bool:

@@ -66,6 +66,12 @@ class AttachmentFactory(DataclassFactory[Attachment]):
     original_name = "photo.png"
     filename = PostGenerated(lambda _name, values: stored_name(values["id"], "png"))
     created_at = START
+    # Nothing learnt by processing, and no thumbnail stored, unless a test says so.
+    width = None
+    height = None
+    duration_s = None
+    blurhash = None
+    thumbnail_sha256 = None
 
 
 class GroupFactory(DataclassFactory[StartConversation]):
