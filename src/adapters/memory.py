@@ -175,6 +175,18 @@ class _MemoryStaged:
         self._buffer = bytearray()
         self.published = False
 
+    @property
+    def size(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def local_path(self) -> str | None:
+        return None
+
+    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        for offset in range(start, min(end, len(self._buffer)), chunk_size):
+            yield bytes(self._buffer[offset : min(offset + chunk_size, end)])
+
     async def write(self, chunk: bytes) -> None:
         self._buffer += chunk
 

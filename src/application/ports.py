@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from application.events import Event, Logged
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
+from domain.policy import Admission
 
 
 class ConversationRepository(Protocol):
@@ -110,8 +112,25 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
 
-class StagedFile(Protocol):
-    """A file being written where the store can publish it atomically; invisible until then."""
+class MediaSource(Protocol):
+    """Bytes a processor reads: a staged upload, before it is published."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def local_path(self) -> str | None:
+        """A path the bytes may be read from by another program (until publish or discard), or None."""
+        ...
+
+    def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        """The bytes in `[start, end)`, in chunks of at most `chunk_size`."""
+        ...
+
+
+class StagedFile(MediaSource, Protocol):
+    """A file being written where the store can publish it atomically; invisible until then. What
+    was written can be read back (`MediaSource`) until it is published or discarded."""
 
     async def write(self, chunk: bytes) -> None: ...
 
@@ -158,6 +177,34 @@ class OpenFile(Protocol):
     def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         """The bytes in `[start, end)`, in chunks of at most `chunk_size`."""
         ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessedMedia:
+    """What a processor made of an admitted file. Every field may be missing: nothing to change,
+    nothing learnt, no thumbnail (then `note` says why, for the log)."""
+
+    content: bytes | None = None  # the bytes to store instead of the upload's; None: keep those
+    thumbnail: bytes | None = None  # a WebP of at most THUMBNAIL_MAX_SIDE pixels on its long side
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    blurhash: str | None = None
+    note: str | None = None
+
+
+class MediaProcessor(Protocol):
+    """Makes what is stored and shown of an admitted file of one kind: metadata removed, orientation
+    applied, a thumbnail, dimensions, a placeholder. The work runs off the event loop, a bounded
+    number of files at a time, each within a time limit.
+
+    Raises ImageTooLarge (a FileTooLarge) when the header claims more pixels or frames than the
+    policy's budget, before anything is decoded, and UnsupportedMediaType when the bytes are not
+    readable as the admitted type at all. A file that is readable but does not decode whole (a
+    truncated image, a video its decoder cannot open in time) is no error: it is kept without a
+    thumbnail, and `note` says why."""
+
+    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia: ...
 
 
 class ContentSniffer(Protocol):

@@ -18,7 +18,7 @@ import pytest
 from adapters.files.local import LocalFileStore
 from adapters.memory import InMemoryFileStore
 from application.ports import FileStore, OpenFile
-from domain.attachment import stored_name
+from domain.attachment import stored_name, thumbnail_name
 from domain.errors import Conflict, NotFound, StorageUnavailable
 
 BODY = bytes(range(256)) * 40 + b"tail"  # 10 244 bytes, every offset distinguishable
@@ -71,6 +71,49 @@ async def test_a_published_file_reads_back_whole_and_in_ranges(harness: Harness)
         assert await read_all(file, len(BODY) - 4) == b"tail"
         assert await read_all(file, 5, 5) == b""
     assert harness.leftovers() == 0
+
+
+async def test_a_staged_file_reads_back_what_was_written_until_it_is_published(harness: Harness) -> None:
+    """What a media processor relies on: the upload's bytes, read back before they are published,
+    by range through the port, or by path where the store has one."""
+    name = new_name()
+    async with harness.store.stage() as staged:
+        assert staged.size == 0
+        for i in range(0, len(BODY), 4096):
+            await staged.write(BODY[i : i + 4096])
+        assert staged.size == len(BODY)
+        parts = [part async for part in staged.read(0, staged.size, 1000)]
+        assert b"".join(parts) == BODY
+        assert all(0 < len(part) <= 1000 for part in parts)
+        assert b"".join([p async for p in staged.read(999, 3001, 7)]) == BODY[999:3001]
+        assert b"".join([p async for p in staged.read(len(BODY) - 4, len(BODY) + 100, 64)]) == b"tail"
+        path = staged.local_path
+        if harness.kind == "local":
+            assert path is not None
+            assert Path(path).read_bytes() == BODY
+            assert Path(path).parent == harness.store.root / ".staging"  # type: ignore[attr-defined]
+        else:
+            assert path is None
+        await staged.publish(name)
+        assert staged.local_path is None  # published: no temporary path to read any more
+    async with harness.store.open(name) as file:
+        assert await read_all(file) == BODY
+
+
+async def test_a_thumbnail_is_published_and_deleted_beside_its_file(harness: Harness) -> None:
+    attachment_id = uuid.uuid4()
+    for name, data in [(stored_name(attachment_id, "jpg"), BODY), (thumbnail_name(attachment_id), b"thumb")]:
+        async with harness.store.stage() as staged:
+            await staged.write(data)
+            await staged.publish(name)
+    async with harness.store.open(thumbnail_name(attachment_id)) as file:
+        assert await read_all(file) == b"thumb"
+    await harness.store.delete(thumbnail_name(attachment_id))
+    with pytest.raises(NotFound):
+        async with harness.store.open(thumbnail_name(attachment_id)):
+            pass
+    async with harness.store.open(stored_name(attachment_id, "jpg")) as file:
+        assert file.size == len(BODY)
 
 
 async def test_a_missing_file_is_not_found(harness: Harness) -> None:

@@ -46,8 +46,34 @@ class _LocalStaged:
     def __init__(self, root: Path, path: Path, fd: int) -> None:
         self._root = root
         self._path = path
-        self._fd = fd  # -1 once closed
+        self._fd = fd  # -1 once closed; opened for reading too, so a processor can read it back
         self._linked = False  # the temporary name is gone
+        self._size = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def local_path(self) -> str | None:
+        return None if self._linked or self._fd < 0 else str(self._path)
+
+    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        offset, end = start, min(end, self._size)
+        while offset < end:
+            try:
+                chunk = await anyio.to_thread.run_sync(self._pread, min(chunk_size, end - offset), offset)
+            except OSError as exc:
+                raise StorageUnavailable("Could not read the file back.") from exc
+            if not chunk:
+                raise StorageUnavailable("The staged file is shorter than what was written.")
+            offset += len(chunk)
+            yield chunk
+
+    def _pread(self, length: int, offset: int) -> bytes:
+        if self._fd < 0:
+            raise OSError(errno.EBADF, "the staged file is closed")
+        return os.pread(self._fd, length, offset)
 
     async def write(self, chunk: bytes) -> None:
         try:
@@ -60,7 +86,9 @@ class _LocalStaged:
             raise OSError(errno.EBADF, "the staged file is closed")
         view = memoryview(chunk)
         while view:
-            view = view[os.write(self._fd, view) :]
+            written = os.write(self._fd, view)
+            self._size += written
+            view = view[written:]
 
     async def publish(self, filename: str) -> None:
         if not is_stored_name(filename):
@@ -169,7 +197,7 @@ class LocalFileStore:
     def _create_staged(self) -> _LocalStaged:
         while True:
             path = self._staging / f"{uuid.uuid4().hex}{_SUFFIX}"
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             fd = os.open(path, flags, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
