@@ -60,6 +60,31 @@ def png_with_zip_appended() -> bytes:
     return sample("png") + sample("zip")
 
 
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height RGB pixels: what a decoder would allocate before it
+    read a byte of the (tiny) image data."""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 4096, 9))  # zlib's own: may differ by build
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def gif_with_frames(frames: int, side: int) -> bytes:
+    """An animated GIF of `frames` frames of side x side pixels, each coded in a few bytes (one pixel
+    of each is coded: the rest of a frame is missing, so no frame decodes whole)."""
+    frame = (
+        b"\x21\xf9\x04\x00\x01\x00\x00\x00"  # graphic control: 10 ms delay
+        + b"\x2c"
+        + struct.pack("<HHHHB", 0, 0, side, side, 0)
+        + b"\x02\x02\x44\x01\x00"
+    )
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    head = b"GIF89a" + struct.pack("<HHBBB", side, side, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    return head + loop + frame * frames + b"\x3b"
+
+
 def elf_executable() -> bytes:
     """A 64-bit Linux executable that exits 0: one ELF header, one PT_LOAD, nine bytes of code."""
     code = b"\xb8\x3c\x00\x00\x00\x31\xff\x0f\x05"  # mov eax, 60 (exit); xor edi, edi; syscall

@@ -130,11 +130,9 @@ import base64
 import json
 import os
 import sqlite3
-import struct
 import time
 import tracemalloc
 import uuid
-import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -550,38 +548,10 @@ async def test_part_counts_and_part_headers_are_bounded(api: Api) -> None:
     assert listed.json() == []
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height RGB pixels: what a decoder would allocate before it
-    read a byte of the (tiny) image data."""
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 4096, 9))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def gif_with_frames(frames: int, side: int) -> bytes:
-    """An animated GIF of `frames` frames of side x side pixels, each coded in a few bytes."""
-    frame = (
-        b"\x21\xf9\x04\x00\x01\x00\x00\x00"  # graphic control: 10 ms delay
-        + b"\x2c"
-        + struct.pack("<HHHHB", 0, 0, side, side, 0)
-        + b"\x02\x02\x44\x01\x00"
-    )
-    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
-    head = b"GIF89a" + struct.pack("<HHBBB", side, side, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
-    return head + loop + frame * frames + b"\x3b"
-
-
 @pytest.mark.xfail(strict=True, reason="#4 media processing adds the pixel budget")
 async def test_a_decompression_bomb_is_refused_by_its_pixel_count(api: Api) -> None:
     _, message = await chat(api)
-    bomb = png_claiming(60_000, 60_000)  # 3.6 gigapixels, about 10 GB decoded, in 100 bytes
+    bomb = samples.png_claiming(60_000, 60_000)  # 3.6 gigapixels, about 10 GB decoded, in 100 bytes
     assert len(bomb) < 1000
     r = await api.upload("alice", message["id"], ("bomb.png", bomb))
     assert r.status_code in (413, 415, 422), r.text
@@ -591,7 +561,7 @@ async def test_a_decompression_bomb_is_refused_by_its_pixel_count(api: Api) -> N
 @pytest.mark.xfail(strict=True, reason="#4 media processing adds the frame budget")
 async def test_an_animation_over_the_frame_budget_is_refused(api: Api) -> None:
     _, message = await chat(api)
-    frames = gif_with_frames(20_000, 512)  # 20,000 frames of 512x512: 5 gigapixels in 400 KB
+    frames = samples.gif_with_frames(20_000, 512)  # 20,000 frames of 512x512: 5 gigapixels in 400 KB
     r = await api.upload("alice", message["id"], ("anim.gif", frames))
     assert r.status_code in (413, 415, 422), r.text
     assert api.stored_files() == set()
@@ -601,7 +571,10 @@ async def test_the_budget_tests_use_files_the_service_takes_apart_from_their_siz
     """The control for the two budget tests: the same builders, small, are accepted today and after."""
     _, message = await chat(api)
     r = await api.upload(
-        "alice", message["id"], ("small.png", png_claiming(32, 32)), ("anim.gif", gif_with_frames(3, 8))
+        "alice",
+        message["id"],
+        ("small.png", samples.png_claiming(32, 32)),
+        ("anim.gif", samples.gif_with_frames(3, 8)),
     )
     assert r.status_code == 201, r.text
     assert [a["content_type"] for a in r.json()] == ["image/png", "image/gif"]

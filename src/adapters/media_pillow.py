@@ -1,0 +1,193 @@
+"""The image `MediaProcessor` on Pillow (chosen over pyvips by measurement: see the README).
+
+For each admitted image, in a worker thread:
+1. its container is walked (`image_containers`): the size and frames its header claims are checked
+   against the policy's budget before Pillow decodes anything, and the file is rewritten without
+   its metadata;
+2. a JPEG, PNG or WebP whose EXIF orientation is not upright is decoded, turned, and re-encoded
+   (a JPEG with its own quantisation tables, so it loses next to nothing), since the tag that said
+   how to turn it is gone with the rest of the EXIF;
+3. the first frame is decoded at reduced size (libjpeg's DCT scaling for JPEG) into a WebP
+   thumbnail of at most THUMBNAIL_MAX_SIDE pixels on its long side, and a BlurHash.
+An image that does not decode whole (truncated, damaged) is kept, rewritten, without thumbnail.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import blurhash
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+from adapters.image_containers import DamagedImage, Layout, rewrite
+from adapters.media_workers import MediaWorkers
+from application.ports import MediaSource, ProcessedMedia
+from domain.attachment import THUMBNAIL_MAX_SIDE
+from domain.errors import ImageTooLarge, UnsupportedMediaType
+from domain.policy import Admission, MediaPolicy
+
+_FORMAT_OF = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+}
+_ORIENTATION = 0x0112
+_TURN = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_READ_CHUNK = 1 << 20
+THUMBNAIL_QUALITY = 80
+BLURHASH_SIDE = 32  # pixels on the long side of what the hash is computed from
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    webp: bytes
+    blurhash: str
+
+
+class PillowImageProcessor:
+    def __init__(self, policy: MediaPolicy, workers: MediaWorkers) -> None:
+        self._policy = policy
+        self._workers = workers
+
+    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia:
+        image_format = _FORMAT_OF.get(admission.content_type)
+        if image_format is None:
+            return ProcessedMedia(note=f"{admission.content_type} is not an image this processor reads")
+        data = await read_all(source)
+        return await self._workers.run(self.process_bytes, data, image_format)
+
+    def process_bytes(self, data: bytes, image_format: str) -> ProcessedMedia:
+        """The whole job, synchronously: what runs in the worker thread."""
+        try:
+            rewritten = rewrite(data, image_format, frame_limit=self._policy.max_image_frames)
+        except DamagedImage as exc:
+            raise UnsupportedMediaType(f"The file is not a readable {image_format} image: {exc}.") from None
+        layout = rewritten.layout
+        self._policy.check_image_budget(width=layout.width, height=layout.height, frames=layout.frames)
+        assert rewritten.data is not None  # only missing past the frame limit, which was refused
+        try:
+            with Image.open(io.BytesIO(data), formats=[image_format]) as image:
+                # The header again, as Pillow reads it: the budget holds for what it would decode.
+                self._policy.check_image_budget(width=image.width, height=image.height)
+                return self._finish(image, layout, rewritten.data)
+        except Image.DecompressionBombError as exc:  # Pillow's own fence, past 2 x its limit
+            raise ImageTooLarge(f"The image is too large to decode: {exc}") from None
+        except UnidentifiedImageError:
+            raise UnsupportedMediaType(f"The file is not a readable {image_format} image.") from None
+
+    def _finish(self, image: Image.Image, layout: Layout, stripped: bytes) -> ProcessedMedia:
+        orientation = _orientation(image)
+        if orientation in _TURN and layout.frames == 1:
+            try:
+                upright = image.transpose(_TURN[orientation])
+                width, height = upright.size
+                content = _encode_like(image, upright, layout)
+                thumbnail = make_thumbnail(upright)
+            except (OSError, ValueError, SyntaxError) as exc:
+                return ProcessedMedia(
+                    content=stripped,
+                    width=layout.width,
+                    height=layout.height,
+                    note=f"the image does not decode whole, so it was neither turned nor thumbnailed: {exc}",
+                )
+            turned = rewrite(content, image.format or "", frame_limit=1).data or content
+            return _processed(turned, width, height, thumbnail)
+        # An animation with an orientation tag (rare) keeps its frames as they are: it loses the tag.
+        width, height = image.size
+        try:
+            thumbnail = make_thumbnail(image)
+        except (OSError, ValueError, SyntaxError) as exc:
+            return ProcessedMedia(
+                content=stripped,
+                width=layout.width,
+                height=layout.height,
+                note=f"no thumbnail: the image does not decode whole ({exc})",
+            )
+        return _processed(stripped, width, height, thumbnail)
+
+
+def _processed(content: bytes, width: int, height: int, thumbnail: Thumbnail) -> ProcessedMedia:
+    return ProcessedMedia(
+        content=content,
+        thumbnail=thumbnail.webp,
+        width=width,
+        height=height,
+        blurhash=thumbnail.blurhash,
+    )
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, struct.error):  # EXIF that does not parse: upright
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _encode_like(source: Image.Image, upright: Image.Image, layout: Layout) -> bytes:
+    """`upright` in the format of `source`, without any metadata but its colour profile."""
+    out = io.BytesIO()
+    icc = source.info.get("icc_profile")
+    options: dict[str, object] = {"icc_profile": icc} if icc else {}
+    if source.format == "JPEG":
+        assert isinstance(source, JpegImagePlugin.JpegImageFile)
+        sampling = JpegImagePlugin.get_sampling(source)
+        upright.save(
+            out,
+            "JPEG",
+            qtables=source.quantization,
+            subsampling=sampling if sampling != -1 else "4:2:0",
+            **options,
+        )
+    elif source.format == "WEBP":
+        upright.save(out, "WEBP", lossless=layout.lossless, quality=100 if layout.lossless else 90, **options)
+    else:
+        upright.save(out, source.format or "PNG", **options)
+    return out.getvalue()
+
+
+def make_thumbnail(image: Image.Image) -> Thumbnail:
+    """A WebP of the image's current frame as it stands (turned upright already), at most
+    THUMBNAIL_MAX_SIDE on its long side, and its BlurHash. Decodes at reduced size where the format
+    can (JPEG's DCT scaling); raises OSError when it cannot decode. Changes `image` in place."""
+    image.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    small = image
+    has_alpha = small.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in small.info
+    if small.mode.startswith("I"):  # 16- and 32-bit greyscale: scaled down to 8 bits first
+        small = small.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    small = small.convert("RGBA" if has_alpha else "RGB")
+    out = io.BytesIO()
+    small.save(out, "WEBP", quality=THUMBNAIL_QUALITY, method=4)
+    return Thumbnail(webp=out.getvalue(), blurhash=_blurhash(small))
+
+
+def _blurhash(image: Image.Image) -> str:
+    small = image.copy()
+    small.thumbnail((BLURHASH_SIDE, BLURHASH_SIDE), Image.Resampling.BILINEAR)
+    if small.mode == "RGBA":  # BlurHash has no alpha: what shows through is drawn on white
+        backdrop = Image.new("RGBA", small.size, (255, 255, 255, 255))
+        small = Image.alpha_composite(backdrop, small)
+    small = small.convert("RGB")
+    width, height = small.size
+    pixels = list(small.get_flattened_data())
+    rows = [pixels[y * width : (y + 1) * width] for y in range(height)]
+    x_components, y_components = (4, 3) if width >= height else (3, 4)
+    return str(blurhash.encode(rows, x_components, y_components))
+
+
+async def read_all(source: MediaSource) -> bytes:
+    """The source's bytes (an image is at most the upload cap: 50 MB by default)."""
+    parts = [chunk async for chunk in source.read(0, source.size, _READ_CHUNK)]
+    return b"".join(parts)
