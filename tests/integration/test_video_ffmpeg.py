@@ -1,0 +1,157 @@
+"""The ffmpeg video processor as child processes: real ffmpeg where it is installed, and stand-ins
+that hang, babble or lie, to show the time limit, the output cap and the fallbacks. The stand-ins
+are shell scripts, so these tests run whether or not ffmpeg is installed."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.media_workers import MediaWorkers
+from adapters.memory import InMemoryFileStore
+from adapters.video_ffmpeg import FfmpegVideoProcessor
+from application.ports import ProcessedMedia
+from domain.attachment import MediaKind
+from domain.policy import Admission, MediaPolicy
+from tests import photos, samples
+
+MP4 = Admission(extension="mp4", kind=MediaKind.VIDEO, content_type="video/mp4")
+PROBED = '{"streams": [{"width": 64, "height": 48}], "format": {"duration": "2.000000"}}'
+
+
+def script(folder: Path, name: str, body: str) -> str:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def hanging(folder: Path, name: str) -> str:
+    """A stand-in that writes its pid, then sleeps a minute (exec: the pid stays the sleeper's)."""
+    return script(folder, name, f'echo $$ > "{folder / name}.pid"\nexec sleep 60')
+
+
+def gone(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def run(processor: FfmpegVideoProcessor, data: bytes = b"") -> ProcessedMedia:
+    store = InMemoryFileStore()  # no local path: the processor copies the bytes to a private file
+    async with store.stage() as staged:
+        await staged.write(data or samples.sample("mp4"))
+        return await processor.process(staged, MP4)
+
+
+async def test_an_ffmpeg_that_hangs_is_killed_at_the_time_limit(tmp_path: Path) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        timeout=0.5,
+        ffprobe=script(tmp_path, "ffprobe", f"echo '{PROBED}'"),
+        ffmpeg=hanging(tmp_path, "ffmpeg"),
+    )
+    started = time.monotonic()
+    result = await run(processor)
+    assert time.monotonic() - started < 5
+    assert result.thumbnail is None
+    assert result.note == "ffmpeg did not finish within 0.5 s: no poster"
+    assert (result.width, result.height, result.duration_s) == (64, 48, 2.0)  # what ffprobe said stays
+    assert gone(tmp_path / "ffmpeg.pid")
+
+
+async def test_an_ffprobe_that_hangs_is_killed_too(tmp_path: Path) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        timeout=0.5,
+        ffprobe=hanging(tmp_path, "ffprobe"),
+        ffmpeg=script(tmp_path, "ffmpeg", "exit 1"),
+    )
+    result = await run(processor)
+    assert (result.width, result.thumbnail) == (None, None)
+    assert result.note is not None
+    assert gone(tmp_path / "ffprobe.pid")
+
+
+async def test_an_ffmpeg_that_babbles_is_stopped(tmp_path: Path) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        timeout=20,
+        ffprobe=script(tmp_path, "ffprobe", f"echo '{PROBED}'"),
+        ffmpeg=script(tmp_path, "ffmpeg", "exec yes"),
+    )
+    result = await run(processor)
+    assert result.thumbnail is None
+    assert result.note is not None
+    assert "far more" in result.note
+    assert (result.width, result.height, result.duration_s) == (64, 48, 2.0)  # what ffprobe said stays
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("not json", "not JSON"),
+        ('{"streams": [], "format": {}}', "no video stream"),
+        ('{"streams": [{"width": 0, "height": 48}]}', "no video stream"),
+        ('echo "moov atom not found" >&2; exit 1', "moov atom not found"),
+    ],
+)
+async def test_what_ffprobe_cannot_read_gets_no_poster_and_says_why(
+    tmp_path: Path, answer: str, said: str
+) -> None:
+    body = answer if answer.startswith("echo") else f"echo '{answer}'"
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", body),
+        ffmpeg=script(tmp_path, "ffmpeg", "exit 1"),
+    )
+    result = await run(processor)
+    assert result.thumbnail is None
+    assert result.note is not None
+    assert said in result.note
+
+
+async def test_a_frame_over_the_pixel_budget_is_not_decoded(tmp_path: Path) -> None:
+    huge = '{"streams": [{"width": 100000, "height": 100000}], "format": {"duration": "1"}}'
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", f"echo '{huge}'"),
+        ffmpeg=hanging(tmp_path, "ffmpeg"),
+    )
+    result = await run(processor)
+    assert result.note is not None
+    assert "pixels" in result.note
+    assert not (tmp_path / "ffmpeg.pid").exists()  # never started
+
+
+async def test_without_ffmpeg_videos_are_kept_as_they_came(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing there
+    processor = FfmpegVideoProcessor(MediaPolicy(), MediaWorkers(1))
+    assert not processor.available
+    result = await run(processor)
+    assert result == ProcessedMedia(
+        note="ffmpeg is not installed: the video gets no poster, size or duration"
+    )
+
+
+@pytest.mark.skipif(photos.FFMPEG is None, reason=photos.NO_FFMPEG)
+async def test_real_ffmpeg_reads_a_video_the_store_has_no_path_for(tmp_path: Path) -> None:
+    clip = photos.video(tmp_path / "clip.mp4", seconds=2, width=320, height=240)
+    processor = FfmpegVideoProcessor(MediaPolicy(), MediaWorkers(1))
+    result = await run(processor, clip)
+    assert (result.width, result.height) == (320, 240)
+    assert result.duration_s == pytest.approx(2.0, abs=0.1)
+    assert result.thumbnail is not None
+    assert result.note is None
