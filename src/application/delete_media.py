@@ -19,7 +19,8 @@ class DeleteMedia:
 
 class DeleteMediaHandler:
     """Rules: members see it, only its uploader deletes it (403 for the others); when it was the
-    message's last, `has_media` turns false. Row first (commit), then the file, then the event."""
+    message's last, `has_media` turns false. Row first (commit), then the file and its thumbnail,
+    then the event."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster, clock: Clock
@@ -52,5 +53,6 @@ class DeleteMediaHandler:
                 )
             )
             await uow.commit()
-        await self._files.delete(attachment.filename)
+        for name in attachment.stored_names:
+            await self._files.delete(name)
         await self._broadcaster.publish(logged, conversation.member_ids)

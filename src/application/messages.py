@@ -88,5 +88,6 @@ class DeleteMessageHandler:
             )
             await uow.commit()
         for attachment in attachments:
-            await self._files.delete(attachment.filename)
+            for name in attachment.stored_names:  # the file and its thumbnail
+                await self._files.delete(name)
         await self._broadcaster.publish(logged, conversation.member_ids)

@@ -1,21 +1,44 @@
-"""Serving a stored file to a member of its conversation."""
+"""Serving a stored file, or its thumbnail, to a member of its conversation."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from application.access import visible_attachment
 from application.ports import FileStore, OpenFile, UnitOfWorkFactory
-from domain.attachment import Attachment, is_stored_name
+from domain.attachment import (
+    THUMBNAIL_CONTENT_TYPE,
+    THUMBNAIL_EXTENSION,
+    Attachment,
+    is_stored_name,
+)
 from domain.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Download:
+    """An open file and what to say about it: the attachment's own bytes, or its thumbnail's."""
+
     attachment: Attachment
     file: OpenFile
+    thumbnail: bool = False
+
+    @property
+    def content_type(self) -> str:
+        return THUMBNAIL_CONTENT_TYPE if self.thumbnail else self.attachment.content_type
+
+    @property
+    def extension(self) -> str:
+        return THUMBNAIL_EXTENSION if self.thumbnail else self.attachment.extension
+
+    @property
+    def sha256(self) -> str:
+        digest = self.attachment.thumbnail_sha256 if self.thumbnail else self.attachment.sha256
+        assert digest is not None
+        return digest
 
 
 class ServeMediaHandler:
@@ -38,3 +61,24 @@ class ServeMediaHandler:
             )
         async with self._files.open(attachment.filename) as file:
             yield Download(attachment=attachment, file=file)
+
+
+class ServeThumbnailHandler:
+    """Rules: the file's own: members of the attachment's conversation see its thumbnail; everyone
+    else and every unknown id get the same NotFound, before the store is touched. A member asking
+    for a thumbnail that was never made (a document, an image that did not decode) gets a NotFound
+    that says so: they may know the file is there."""
+
+    def __init__(self, uow: UnitOfWorkFactory, files: FileStore) -> None:
+        self._uow = uow
+        self._files = files
+
+    @asynccontextmanager
+    async def __call__(self, user_id: str, media_id: uuid.UUID) -> AsyncIterator[Download]:
+        async with self._uow() as uow:
+            attachment = await visible_attachment(uow, await uow.attachments.get(media_id), user_id)
+        thumbnail = attachment.thumbnail_filename
+        if thumbnail is None:
+            raise NotFound("This file has no thumbnail.")
+        async with self._files.open(thumbnail) as file:
+            yield Download(attachment=attachment, file=file, thumbnail=True)

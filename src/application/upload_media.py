@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 
@@ -17,11 +18,13 @@ from application.ports import (
     Clock,
     ContentSniffer,
     FileStore,
+    MediaProcessor,
+    ProcessedMedia,
     StagedFile,
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from domain.attachment import Attachment, stored_name
+from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.content_checks import BodyCheck, body_check_for
 from domain.conversation import Conversation, Message
 from domain.errors import FileTooLarge, InvalidInput, MalformedUpload
@@ -29,6 +32,8 @@ from domain.policy import SNIFF_WINDOW, Admission, MediaPolicy, display_name
 
 MAX_FILES_PER_UPLOAD = 10
 _WRITE_BATCH = 1 << 20  # bytes gathered before one hop to a worker thread (hash, checks, write)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +61,9 @@ class _Received:
     admission: Admission
     size: int
     sha256: str
+    processed: ProcessedMedia = field(default_factory=ProcessedMedia)
+    thumbnail: StagedFile | None = None
+    thumbnail_sha256: str | None = None
 
 
 class UploadMediaHandler:
@@ -63,9 +71,13 @@ class UploadMediaHandler:
     - one to ten `file` parts and a `message_id`; only the message's sender may attach to it;
     - each file: an allowed extension, a signature that agrees with it, a body that stays what it
       claimed, at most `policy.max_upload_size` bytes, counted as they arrive (413 at the byte);
+    - each file is processed by its kind's processor once all have arrived (metadata removed,
+      orientation applied, a thumbnail made); what is stored, hashed and served is its result, and
+      a file over the pixel or frame budget is refused like one over the size cap;
     - all or nothing: one refused file keeps none of them;
-    - order: stage to a temporary file, publish under a fresh UUID name (fsync, rename), commit the
-      rows, then tell the members; a failure before the commit removes every published file.
+    - order: stage to a temporary file, process, publish under a fresh UUID name (fsync, rename)
+      with its thumbnail beside it, commit the rows, then tell the members; a failure before the
+      commit removes every published file, thumbnails included.
     """
 
     def __init__(
@@ -76,6 +88,7 @@ class UploadMediaHandler:
         broadcaster: Broadcaster,
         policy: MediaPolicy,
         clock: Clock,
+        processors: Mapping[MediaKind, MediaProcessor] | None = None,
     ) -> None:
         self._uow = uow
         self._files = files
@@ -83,6 +96,7 @@ class UploadMediaHandler:
         self._broadcaster = broadcaster
         self._policy = policy
         self._clock = clock
+        self._processors = processors or {}
 
     async def __call__(self, command: UploadMedia) -> Sequence[Attachment]:
         message: Message | None = None
@@ -104,6 +118,8 @@ class UploadMediaHandler:
                 raise MalformedUpload("The upload holds no 'file' part.")
             if message is None:
                 raise InvalidInput("message_id is required: the message the files belong to.")
+            for item in received:
+                await self._process(item, staging)
             return await self._commit(message, command.uploader_id, received)
 
     async def _receive(self, part: FilePart, staged: StagedFile) -> _Received:
@@ -146,6 +162,24 @@ class UploadMediaHandler:
             sha256=digest.hexdigest(),
         )
 
+    async def _process(self, item: _Received, staging: AsyncExitStack) -> None:
+        """Runs the kind's processor and stages what it made in place of the upload's bytes."""
+        processor = self._processors.get(item.admission.kind)
+        if processor is None:
+            return
+        processed = await processor.process(item.staged, item.admission)
+        if processed.note:
+            log.info("%s (%s): %s", item.original_name, item.admission.content_type, processed.note)
+        item.processed = processed
+        if processed.content is not None:
+            original = item.staged
+            item.staged = await staging.enter_async_context(self._files.stage())
+            item.size, item.sha256 = await _write_all(item.staged, processed.content)
+            await original.discard()  # its bytes are not needed any more: free the space now
+        if processed.thumbnail is not None:
+            item.thumbnail = await staging.enter_async_context(self._files.stage())
+            _, item.thumbnail_sha256 = await _write_all(item.thumbnail, processed.thumbnail)
+
     def _admit(self, original_name: str, head: bytes) -> tuple[Admission, BodyCheck]:
         admission = self._policy.admit(original_name, self._sniffer.sniff(head))
         return admission, body_check_for(admission.extension, admission.kind)
@@ -169,6 +203,11 @@ class UploadMediaHandler:
                     size=item.size,
                     sha256=item.sha256,
                     created_at=now,
+                    width=item.processed.width,
+                    height=item.processed.height,
+                    duration_s=item.processed.duration_s,
+                    blurhash=item.processed.blurhash,
+                    thumbnail_sha256=item.thumbnail_sha256,
                 )
             )
         published: list[str] = []
@@ -176,6 +215,9 @@ class UploadMediaHandler:
             for item, attachment in zip(received, attachments, strict=True):
                 await item.staged.publish(attachment.filename)
                 published.append(attachment.filename)
+                if item.thumbnail is not None:
+                    await item.thumbnail.publish(thumbnail_name(attachment.id))
+                    published.append(thumbnail_name(attachment.id))
             async with self._uow() as uow:
                 # Checked again inside the transaction: the message may have gone meanwhile.
                 current, conversation = await _attachable(uow, message.id, uploader_id)
@@ -208,6 +250,13 @@ async def _attachable(
     message, conversation = await message_in_conversation(uow, message_id, uploader_id)
     message.ensure_sender(uploader_id, "attach files to it")
     return message, conversation
+
+
+async def _write_all(staged: StagedFile, data: bytes) -> tuple[int, str]:
+    """Writes processed bytes to a staged file; returns their size and sha256."""
+    digest = await anyio.to_thread.run_sync(hashlib.sha256, data)
+    await staged.write(data)
+    return len(data), digest.hexdigest()
 
 
 def _hash_and_check(digest: hashlib._Hash, check: BodyCheck, batch: bytes) -> None:

@@ -16,12 +16,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.broadcast import ChannelsBroadcaster, channels_plugin
 from adapters.files.local import LocalFileStore
+from adapters.media_pillow import PillowImageProcessor
+from adapters.media_workers import MediaWorkers
 from adapters.memory import SystemClock
 from adapters.sniffing import FiletypeSniffer
 from adapters.sql.database import check_database, create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.tokens import JwtVerifier
+from adapters.video_ffmpeg import FfmpegVideoProcessor
 from application.ports import Broadcaster, FileStore
+from domain.attachment import MediaKind
 from domain.errors import StorageUnavailable
 from entrypoints.di import build_use_cases, dependencies
 from entrypoints.http.auth import bearer_auth
@@ -55,6 +59,10 @@ def create_app(
     local_store = LocalFileStore(settings.upload_dir) if files is None else None
     store: FileStore = files if files is not None else local_store  # type: ignore[assignment]
     channels = channels_plugin(settings.redis_url)
+    workers = MediaWorkers(settings.media_workers)
+    videos = FfmpegVideoProcessor(settings.policy, workers, timeout=settings.media_timeout)
+    if not videos.available:
+        log.warning("ffmpeg/ffprobe not found on PATH: videos get no poster, size or duration")
     use_cases = build_use_cases(
         uow=SqlUnitOfWorkFactory(session_maker(engine)),
         files=store,
@@ -62,6 +70,10 @@ def create_app(
         broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
         policy=settings.policy,
         clock=SystemClock(),
+        processors={
+            MediaKind.IMAGE: PillowImageProcessor(settings.policy, workers),
+            MediaKind.VIDEO: videos,
+        },
     )
     hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from litestar.di import Provide
@@ -9,10 +10,18 @@ from litestar.di import Provide
 from application.conversations import AddMembersHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
 from application.messages import DeleteMessageHandler, PostMessageHandler
-from application.ports import Broadcaster, Clock, ContentSniffer, FileStore, UnitOfWorkFactory
+from application.ports import (
+    Broadcaster,
+    Clock,
+    ContentSniffer,
+    FileStore,
+    MediaProcessor,
+    UnitOfWorkFactory,
+)
 from application.queries import ChatQueries
-from application.serve_media import ServeMediaHandler
+from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMediaHandler
+from domain.attachment import MediaKind
 from domain.policy import MediaPolicy
 
 
@@ -24,6 +33,7 @@ class UseCases:
     delete_message: DeleteMessageHandler
     upload_media: UploadMediaHandler
     serve_media: ServeMediaHandler
+    serve_thumbnail: ServeThumbnailHandler
     delete_media: DeleteMediaHandler
     queries: ChatQueries
 
@@ -36,14 +46,16 @@ def build_use_cases(
     broadcaster: Broadcaster,
     policy: MediaPolicy,
     clock: Clock,
+    processors: Mapping[MediaKind, MediaProcessor],
 ) -> UseCases:
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),
         post_message=PostMessageHandler(uow, broadcaster, clock),
         delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
-        upload_media=UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock),
+        upload_media=UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock, processors),
         serve_media=ServeMediaHandler(uow, files),
+        serve_thumbnail=ServeThumbnailHandler(uow, files),
         delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
         queries=ChatQueries(uow),
     )

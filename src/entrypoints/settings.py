@@ -16,6 +16,9 @@ from dotenv import dotenv_values
 from domain.policy import (
     DOCUMENT_EXTENSIONS,
     IMAGE_EXTENSIONS,
+    MAX_ANIMATION_PIXELS,
+    MAX_IMAGE_FRAMES,
+    MAX_IMAGE_PIXELS,
     MAX_UPLOAD_SIZE,
     VIDEO_EXTENSIONS,
     MediaPolicy,
@@ -43,6 +46,8 @@ class Settings:
     upload_idle_timeout: float = 30.0
     redis_url: str | None = None  # set: WebSocket events cross processes through Redis pub/sub
     policy: MediaPolicy = field(default_factory=MediaPolicy)
+    media_workers: int | None = None  # files processed at once; None: one fewer than the cores
+    media_timeout: float = 20.0  # seconds ffprobe and ffmpeg get for one video
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +90,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             images=extensions("IMAGE_EXTENSIONS", IMAGE_EXTENSIONS),
             documents=extensions("DOCUMENT_EXTENSIONS", DOCUMENT_EXTENSIONS),
             videos=extensions("VIDEO_EXTENSIONS", VIDEO_EXTENSIONS),
+            max_image_pixels=number("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS, 1),
+            max_image_frames=number("MAX_IMAGE_FRAMES", MAX_IMAGE_FRAMES, 1),
+            max_animation_pixels=number("MAX_ANIMATION_PIXELS", MAX_ANIMATION_PIXELS, 1),
         )
     except ValueError as exc:
         raise SettingsError(f"The extension lists are not valid: {exc}.") from None
@@ -123,6 +131,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         upload_idle_timeout=float(number("UPLOAD_IDLE_TIMEOUT", 30, 1)),
         redis_url=redis_url,
         policy=policy,
+        media_workers=number("MEDIA_WORKERS", 0, 0) or None,
+        media_timeout=float(number("MEDIA_TIMEOUT", 20, 1)),
     )
 
 

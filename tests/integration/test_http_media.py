@@ -42,11 +42,16 @@ async def test_upload_stores_the_file_under_a_uuid_name_and_marks_the_message(
     assert attachment["original_name"] == "Holiday Photo.PNG"
     assert attachment["content_type"] == "image/png"
     assert attachment["kind"] == "image"
-    assert attachment["size"] == len(body)
-    assert attachment["sha256"] == hashlib.sha256(body).hexdigest()
+    # Stored, hashed and sized as processed: the PNG without its text chunk (test_media_processing.py).
+    stored = (api.upload_dir / attachment["filename"]).read_bytes()
+    assert stored.startswith(b"\x89PNG")
+    assert b"tEXt" in body
+    assert b"tEXt" not in stored
+    assert attachment["size"] == len(stored)
+    assert attachment["sha256"] == hashlib.sha256(stored).hexdigest()
     assert attachment["url"] == f"/api/v1/media/files/{attachment['filename']}"
-    assert (api.upload_dir / attachment["filename"]).read_bytes() == body
-    assert api.stored_files() == {attachment["filename"]}
+    assert attachment["thumbnail_url"] == f"/api/v1/media/{attachment['id']}/thumbnail"
+    assert api.stored_files() == {attachment["filename"], f"{attachment['id']}.thumb.webp"}
     history = await api.client.get(f"/api/v1/conversations/{group['id']}/messages", headers=bearer("bob"))
     [listed] = history.json()
     assert listed["has_media"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -196,6 +197,31 @@ async def test_attachments_keep_upload_order_and_count(uow: UnitOfWorkFactory) -
         stored = await tx.messages.get(message.id)
         assert stored is not None
         assert stored.has_media
+
+
+async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    learnt = replace(
+        attachment(message),
+        width=4032,
+        height=3024,
+        duration_s=12.345,
+        blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+        thumbnail_sha256="cd" * 32,
+    )
+    unknown = attachment(message)
+    async with uow() as tx:
+        await tx.attachments.add(learnt)
+        await tx.attachments.add(unknown)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.attachments.get(learnt.id) == learnt
+        assert await tx.attachments.get(unknown.id) == unknown
+        assert unknown.width is None
+        assert unknown.thumbnail_filename is None
+        assert list(await tx.attachments.list_for_messages([message.id])) == [learnt, unknown]
 
 
 async def test_an_attachment_needs_its_message(uow: UnitOfWorkFactory) -> None:

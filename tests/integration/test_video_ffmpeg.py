@@ -5,9 +5,12 @@ are shell scripts, so these tests run whether or not ffmpeg is installed."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from adapters.media_workers import MediaWorkers
@@ -17,6 +20,8 @@ from application.ports import ProcessedMedia
 from domain.attachment import MediaKind
 from domain.policy import Admission, MediaPolicy
 from tests import photos, samples
+from tests.integration.http_fixtures import SECRET, bearer
+from tests.integration.server_process import running_server, wait_until
 
 MP4 = Admission(extension="mp4", kind=MediaKind.VIDEO, content_type="video/mp4")
 PROBED = '{"streams": [{"width": 64, "height": 48}], "format": {"duration": "2.000000"}}'
@@ -155,3 +160,50 @@ async def test_real_ffmpeg_reads_a_video_the_store_has_no_path_for(tmp_path: Pat
     assert result.duration_s == pytest.approx(2.0, abs=0.1)
     assert result.thumbnail is not None
     assert result.note is None
+
+
+@pytest.mark.server
+def test_the_service_answers_others_while_ffmpeg_hangs(tmp_path: Path) -> None:
+    """The service as a real process, with an ffmpeg that hangs on PATH: while an upload waits on
+    it, the service answers another request; then the upload ends, with its video and no poster."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    script(tools, "ffprobe", f"echo '{PROBED}'")
+    hanging(tools, "ffmpeg")
+    path = f"{tools}{os.pathsep}{os.environ['PATH']}"
+    with running_server(tmp_path, SECRET, PATH=path, MEDIA_TIMEOUT="5") as server:
+
+        def call(method: str, url: str, user: str, **kwargs: Any) -> httpx.Response:
+            return httpx.request(method, server.base + url, headers=bearer(user), timeout=30, **kwargs)
+
+        group = call("POST", "/api/v1/conversations", "alice", json={"kind": "group", "member_ids": ["bob"]})
+        message = call(
+            "POST", f"/api/v1/conversations/{group.json()['id']}/messages", "alice", json={"content": "x"}
+        )
+        answers: dict[str, httpx.Response] = {}
+        files = {"file": ("clip.mp4", samples.sample("mp4"))}
+        uploading = threading.Thread(
+            target=lambda: answers.update(
+                upload=call(
+                    "POST",
+                    "/api/v1/media/upload",
+                    "alice",
+                    data={"message_id": message.json()["id"]},
+                    files=files,
+                )
+            )
+        )
+        uploading.start()
+        try:
+            assert wait_until(lambda: (tools / "ffmpeg.pid").exists()), "the upload never reached ffmpeg"
+            listed = call("GET", "/api/v1/conversations", "bob")
+            assert listed.status_code == 200
+            assert uploading.is_alive()  # answered while the upload hung in ffmpeg
+        finally:
+            uploading.join(timeout=30)
+        r = answers["upload"]
+        assert r.status_code == 201, r.text
+        [attachment] = r.json()
+        assert "thumbnail_url" not in attachment
+        assert (attachment["width"], attachment["height"], attachment["duration_s"]) == (64, 48, 2.0)
+        assert gone(tools / "ffmpeg.pid")

@@ -3,6 +3,7 @@ other's sockets. Both migrate on start at once; PostgreSQL's advisory lock makes
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from pathlib import Path
@@ -71,8 +72,12 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
         assert attached["type"] == "media.attached"
         assert attached["attachments"] == uploaded.json()
         # The other instance serves it too: one database, one store.
-        got = httpx.get(second.base + attached["attachments"][0]["url"], headers=bearer(bob), timeout=10)
-        assert got.content == samples.sample("png")
+        [shown] = attached["attachments"]
+        got = httpx.get(second.base + shown["url"], headers=bearer(bob), timeout=10)
+        assert got.status_code == 200
+        assert hashlib.sha256(got.content).hexdigest() == shown["sha256"]  # the PNG, its metadata gone
+        thumbnail = httpx.get(second.base + shown["thumbnail_url"], headers=bearer(bob), timeout=10)
+        assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "image/webp")
     finally:
         for server in servers:
             server.stop()

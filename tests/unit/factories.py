@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from polyfactory import PostGenerated, Use
 from polyfactory.factories import DataclassFactory
 
+from adapters.media_pillow import PillowImageProcessor
+from adapters.media_workers import MediaWorkers
 from adapters.memory import (
     InMemoryFileStore,
     InMemoryUnitOfWork,
@@ -28,8 +30,9 @@ from application.conversations import AddMembersHandler, StartConversation, Star
 from application.delete_media import DeleteMediaHandler
 from application.events import Event, MediaAttached
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
+from application.ports import MediaProcessor
 from application.queries import ChatQueries
-from application.serve_media import ServeMediaHandler
+from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import FieldPart, FilePart, UploadMedia, UploadMediaHandler
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.conversation import Conversation, ConversationKind, Message
@@ -130,6 +133,15 @@ class World:
     files: InMemoryFileStore = field(default_factory=InMemoryFileStore)
     broadcaster: RecordingBroadcaster = field(default_factory=RecordingBroadcaster)
     clock: FixedClock = field(default_factory=FixedClock)
+    # None by default: every file is stored as it came, so the upload's own rules are seen alone.
+    # `with_processing()` adds Pillow for images (pure CPU, no disk: fine here); video goes through
+    # ffmpeg, a child process, in tests/integration.
+    processors: dict[MediaKind, MediaProcessor] = field(default_factory=dict)
+
+    @classmethod
+    def with_processing(cls, policy: MediaPolicy | None = None) -> World:
+        policy = policy or MediaPolicy()
+        return cls(policy=policy, processors={MediaKind.IMAGE: PillowImageProcessor(policy, MediaWorkers(1))})
 
     def __post_init__(self) -> None:
         self.db = self.uow.db
@@ -138,9 +150,16 @@ class World:
         self.post_message = PostMessageHandler(self.uow, self.broadcaster, self.clock)
         self.delete_message = DeleteMessageHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.upload = UploadMediaHandler(
-            self.uow, self.files, FiletypeSniffer(), self.broadcaster, self.policy, self.clock
+            self.uow,
+            self.files,
+            FiletypeSniffer(),
+            self.broadcaster,
+            self.policy,
+            self.clock,
+            self.processors,
         )
         self.serve = ServeMediaHandler(self.uow, self.files)
+        self.serve_thumbnail = ServeThumbnailHandler(self.uow, self.files)
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
 

@@ -14,6 +14,7 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -77,6 +78,12 @@ class AttachmentRow(UUIDBase):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # What media processing learnt (NULL where unknown); a thumbnail is stored when its hash is set.
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    blurhash: Mapped[str | None] = mapped_column(String(128))
+    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventRow(BigIntBase):

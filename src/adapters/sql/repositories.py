@@ -86,6 +86,11 @@ def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
         size=attachment.size,
         sha256=attachment.sha256,
         created_at=attachment.created_at,
+        width=attachment.width,
+        height=attachment.height,
+        duration_s=attachment.duration_s,
+        blurhash=attachment.blurhash,
+        thumbnail_sha256=attachment.thumbnail_sha256,
     )
 
 
@@ -101,6 +106,11 @@ def attachment_of(row: AttachmentRow) -> Attachment:
         size=row.size,
         sha256=row.sha256,
         created_at=row.created_at,
+        width=row.width,
+        height=row.height,
+        duration_s=row.duration_s,
+        blurhash=row.blurhash,
+        thumbnail_sha256=row.thumbnail_sha256,
     )
 
 

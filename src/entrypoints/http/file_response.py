@@ -162,13 +162,12 @@ async def download_response(
     """Enters the use case's context and gives it to the response, which closes it when done."""
     async with AsyncExitStack() as stack:
         download = await stack.enter_async_context(opening)
-        attachment = download.attachment
         return FileResponse(
             download.file,
-            content_type=attachment.content_type,
-            extension=attachment.extension,
-            original_name=attachment.original_name,
-            sha256=attachment.sha256,
+            content_type=download.content_type,
+            extension=download.extension,
+            original_name=download.attachment.original_name,
+            sha256=download.sha256,
             max_age=max_age,
             closing=stack.pop_all(),
         )

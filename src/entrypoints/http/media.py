@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from application.delete_media import DeleteMedia, DeleteMediaHandler
 from application.queries import ChatQueries
-from application.serve_media import ServeMediaHandler
+from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMedia, UploadMediaHandler
 from entrypoints.http.auth import AuthRequest
 from entrypoints.http.file_response import FileResponse, download_response
@@ -51,6 +51,20 @@ class MediaController(Controller):
         self, request: AuthRequest, filename: FromPath[str], serve_media: NamedDependency[ServeMediaHandler]
     ) -> FileResponse:
         return await download_response(serve_media(request.user.id, filename))
+
+    @route(
+        "/{media_id:uuid}/thumbnail",
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        summary="An attachment's thumbnail (WebP, at most 320 px on its long side), to members alike",
+        description="404 for an unknown id, a caller who may not see the file, and a file without one.",
+    )
+    async def thumbnail(
+        self,
+        request: AuthRequest,
+        media_id: FromPath[uuid.UUID],
+        serve_thumbnail: NamedDependency[ServeThumbnailHandler],
+    ) -> FileResponse:
+        return await download_response(serve_thumbnail(request.user.id, media_id))
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")
     async def of_message(

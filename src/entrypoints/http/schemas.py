@@ -13,6 +13,7 @@ from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 
 MEDIA_FILES_PATH = "/api/v1/media/files"
+MEDIA_PATH = "/api/v1/media"
 MemberIds = Annotated[list[str], msgspec.Meta(max_length=1000)]
 
 
@@ -40,6 +41,8 @@ class ConversationOut(msgspec.Struct):
 
 
 class AttachmentOut(msgspec.Struct, omit_defaults=True):
+    """The contract's Attachment. The fields after `created_at` are left out where unknown."""
+
     id: uuid.UUID
     message_id: uuid.UUID
     uploader_id: str
@@ -51,6 +54,11 @@ class AttachmentOut(msgspec.Struct, omit_defaults=True):
     sha256: str
     url: str
     created_at: datetime
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    thumbnail_url: str | None = None
+    blurhash: str | None = None
 
 
 class MessageOut(msgspec.Struct):
@@ -86,6 +94,13 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
         sha256=attachment.sha256,
         url=f"{MEDIA_FILES_PATH}/{attachment.filename}",
         created_at=attachment.created_at,
+        width=attachment.width,
+        height=attachment.height,
+        duration_s=attachment.duration_s,
+        thumbnail_url=(
+            f"{MEDIA_PATH}/{attachment.id}/thumbnail" if attachment.thumbnail_sha256 is not None else None
+        ),
+        blurhash=attachment.blurhash,
     )
 
 
