@@ -47,4 +47,7 @@ fmt: install ## Format and autofix
 bench: install ## Measure upload, download and listing throughput on loopback
 	$(RUN) python -m bench
 
-.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench
+bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
+	$(RUN) python -m bench.media
+
+.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-media
