@@ -84,15 +84,19 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     environment = text("APP_ENV", "development")
     if environment not in ("development", "production"):
         raise SettingsError(f"APP_ENV must be 'development' or 'production', not '{environment}'.")
+    # Read before the lists, so that a bad number is named as itself, not as a bad list.
+    sizes = {
+        "max_upload_size": number("MAX_UPLOAD_SIZE", MAX_UPLOAD_SIZE, 1),
+        "max_image_pixels": number("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS, 1),
+        "max_image_frames": number("MAX_IMAGE_FRAMES", MAX_IMAGE_FRAMES, 1),
+        "max_animation_pixels": number("MAX_ANIMATION_PIXELS", MAX_ANIMATION_PIXELS, 1),
+    }
     try:
         policy = MediaPolicy.from_lists(
-            max_upload_size=number("MAX_UPLOAD_SIZE", MAX_UPLOAD_SIZE, 1),
             images=extensions("IMAGE_EXTENSIONS", IMAGE_EXTENSIONS),
             documents=extensions("DOCUMENT_EXTENSIONS", DOCUMENT_EXTENSIONS),
             videos=extensions("VIDEO_EXTENSIONS", VIDEO_EXTENSIONS),
-            max_image_pixels=number("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS, 1),
-            max_image_frames=number("MAX_IMAGE_FRAMES", MAX_IMAGE_FRAMES, 1),
-            max_animation_pixels=number("MAX_ANIMATION_PIXELS", MAX_ANIMATION_PIXELS, 1),
+            **sizes,
         )
     except ValueError as exc:
         raise SettingsError(f"The extension lists are not valid: {exc}.") from None

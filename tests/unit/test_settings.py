@@ -20,6 +20,13 @@ def test_defaults_are_the_seeds() -> None:
     assert settings.policy.kinds["webm"] is MediaKind.VIDEO
     assert settings.jwt_secret is None
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    policy = settings.policy
+    assert (policy.max_image_pixels, policy.max_image_frames, policy.max_animation_pixels) == (
+        50_000_000,
+        1_000,
+        500_000_000,
+    )
+    assert (settings.media_workers, settings.media_timeout) == (None, 20.0)  # None: cores - 1
 
 
 def test_every_knob_is_read() -> None:
@@ -35,6 +42,11 @@ def test_every_knob_is_read() -> None:
             "DOCUMENT_EXTENSIONS": "pdf",
             "VIDEO_EXTENSIONS": "",
             "PORT": "9000",
+            "MAX_IMAGE_PIXELS": "12000000",
+            "MAX_IMAGE_FRAMES": "50",
+            "MAX_ANIMATION_PIXELS": "90000000",
+            "MEDIA_WORKERS": "3",
+            "MEDIA_TIMEOUT": "5",
         },
         env_file=None,
     )
@@ -44,6 +56,13 @@ def test_every_knob_is_read() -> None:
     # An empty list means "the default", not "none": videos keep the seed's list.
     assert set(settings.policy.kinds) == {"png", "jpg", "pdf", "mp4", "avi", "mov", "mkv", "webm"}
     assert (settings.jwt_issuer, settings.jwt_audience, settings.port) == ("iss", "aud", 9000)
+    policy = settings.policy
+    assert (policy.max_image_pixels, policy.max_image_frames, policy.max_animation_pixels) == (
+        12_000_000,
+        50,
+        90_000_000,
+    )
+    assert (settings.media_workers, settings.media_timeout) == (3, 5.0)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +78,11 @@ def test_every_knob_is_read() -> None:
         ({"IMAGE_EXTENSIONS": "png,exe"}, "extension"),
         ({"DOCUMENT_EXTENSIONS": "pdf,png"}, "extension"),
         ({"JWT_PUBLIC_KEY": "/nonexistent/key.pem"}, "JWT_PUBLIC_KEY"),
+        ({"MAX_IMAGE_PIXELS": "0"}, "^MAX_IMAGE_PIXELS must be at least 1"),
+        ({"MAX_IMAGE_FRAMES": "many"}, "^MAX_IMAGE_FRAMES must be a whole number"),
+        ({"MAX_ANIMATION_PIXELS": "-5"}, "^MAX_ANIMATION_PIXELS"),
+        ({"MEDIA_WORKERS": "two"}, "^MEDIA_WORKERS"),
+        ({"MEDIA_TIMEOUT": "0"}, "^MEDIA_TIMEOUT"),
     ],
 )
 def test_a_bad_value_is_named(env: dict[str, str], named: str) -> None:
