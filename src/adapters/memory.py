@@ -96,7 +96,7 @@ class InMemoryAttachmentRepository:
         self._db = db
 
     async def add(self, attachment: Attachment) -> None:
-        if attachment.message_id not in self._db.messages:
+        if attachment.message_id is not None and attachment.message_id not in self._db.messages:
             raise NotFound("No such message.")
         self._db.attachments[attachment.id] = attachment
 
@@ -115,6 +115,22 @@ class InMemoryAttachmentRepository:
 
     async def delete(self, attachment_id: uuid.UUID) -> None:
         self._db.attachments.pop(attachment_id, None)
+
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        for attachment_id in attachment_ids:  # re-inserted so that the dict's order is upload order
+            attachment = self._db.attachments.pop(attachment_id)
+            self._db.attachments[attachment_id] = replace(attachment, message_id=message_id)
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        return sum(a.size for a in self._db.attachments.values() if a.uploader_id == uploader_id)
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
+        old = [a for a in self._db.attachments.values() if a.message_id is None and a.created_at < cutoff]
+        return old[:limit]
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        wanted = set(filenames)
+        return frozenset(a.filename for a in self._db.attachments.values() if a.filename in wanted)
 
 
 class InMemoryEventLog:
@@ -233,6 +249,9 @@ class InMemoryFileStore:
 
     async def check(self) -> None:
         return None
+
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        return [name for name, (_, written) in self.files.items() if written < cutoff][:limit]
 
 
 class RecordingBroadcaster:

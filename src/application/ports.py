@@ -74,6 +74,20 @@ class AttachmentRepository(Protocol):
 
     async def delete(self, attachment_id: uuid.UUID) -> None: ...
 
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        """Makes these drafts the message's attachments, in the order given."""
+        ...
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        """The total size of the user's stored files, drafts included."""
+        ...
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]: ...
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        """Which of these names a row names."""
+        ...
+
 
 class EventLog(Protocol):
     """The events, written in the transaction of the change they announce (so an event is logged
@@ -140,6 +154,10 @@ class FileStore(Protocol):
 
     async def check(self) -> None:
         """Raises StorageUnavailable when the store cannot be written."""
+        ...
+
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        """Names of published files last written before `cutoff` (at most `limit`), for the sweeper."""
         ...
 
 

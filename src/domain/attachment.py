@@ -18,7 +18,7 @@ class MediaKind(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attachment:
     id: uuid.UUID
-    message_id: uuid.UUID
+    message_id: uuid.UUID | None  # None: a draft, seen by its uploader alone until a message names it
     uploader_id: str
     filename: str  # the stored name, "<uuid>.<ext>": the only name the store knows
     original_name: str  # cleaned, for display and Content-Disposition only
@@ -27,6 +27,10 @@ class Attachment:
     size: int
     sha256: str
     created_at: datetime
+
+    @property
+    def is_draft(self) -> bool:
+        return self.message_id is None
 
     @property
     def extension(self) -> str:

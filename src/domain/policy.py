@@ -18,6 +18,7 @@ from domain.errors import UnsupportedMediaType
 MAX_UPLOAD_SIZE = 52_428_800  # 50 MB, the seed's cap
 SNIFF_WINDOW = 8192  # enough for every signature below, OOXML's "word/" entry included
 MAX_DISPLAY_NAME = 255
+MAX_FILES_PER_MESSAGE = 10  # files one upload carries, and files one message holds
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "bmp")
 DOCUMENT_EXTENSIONS = ("pdf", "doc", "docx", "txt", "zip", "rar")
@@ -90,6 +91,7 @@ class MediaPolicy:
     """Which extensions are allowed, as which kind, and how large a file may be."""
 
     max_upload_size: int = MAX_UPLOAD_SIZE
+    storage_quota: int | None = None  # bytes one user may keep stored, drafts included; None: no limit
     kinds: Mapping[str, MediaKind] = field(
         default_factory=lambda: _kinds(IMAGE_EXTENSIONS, DOCUMENT_EXTENSIONS, VIDEO_EXTENSIONS)
     )
@@ -99,13 +101,20 @@ class MediaPolicy:
         cls,
         *,
         max_upload_size: int = MAX_UPLOAD_SIZE,
+        storage_quota: int | None = None,
         images: Iterable[str] = IMAGE_EXTENSIONS,
         documents: Iterable[str] = DOCUMENT_EXTENSIONS,
         videos: Iterable[str] = VIDEO_EXTENSIONS,
     ) -> MediaPolicy:
         if max_upload_size < 1:
             raise ValueError("the upload cap must be at least one byte")
-        return cls(max_upload_size=max_upload_size, kinds=_kinds(images, documents, videos))
+        if storage_quota is not None and storage_quota < 1:
+            raise ValueError("the storage quota must be at least one byte")
+        return cls(
+            max_upload_size=max_upload_size,
+            storage_quota=storage_quota,
+            kinds=_kinds(images, documents, videos),
+        )
 
     def extension_of(self, original_name: str) -> str:
         """The allowed, lower-cased extension of a client's file name, or UnsupportedMediaType."""

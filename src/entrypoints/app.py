@@ -5,10 +5,13 @@ Nothing is built at import time; `app_from_env()` is the factory the ASGI server
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
+import anyio
 from litestar import Litestar, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -22,12 +25,14 @@ from adapters.sql.database import check_database, create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.tokens import JwtVerifier
 from application.ports import Broadcaster, FileStore
+from application.sweep import SweepHandler, SweepReport
 from domain.errors import StorageUnavailable
 from entrypoints.di import build_use_cases, dependencies
 from entrypoints.http.auth import bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
+from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.settings import Settings, load_settings
 from entrypoints.ws import SocketHub, events_socket
 from entrypoints.ws_events import render
@@ -62,18 +67,31 @@ def create_app(
         broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
         policy=settings.policy,
         clock=SystemClock(),
+        draft_ttl=timedelta(seconds=settings.draft_ttl),
+        orphan_grace=timedelta(seconds=settings.orphan_grace),
     )
     hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        hub.close_on_signal()
         if local_store is not None:
             removed = await local_store.recover()
             if removed:
                 log.info("removed %d partial upload(s) left by a crash", removed)
+        # A task of its own, not a task group: a cancel scope must not span the lifespan's yield.
+        sweeping = (
+            asyncio.create_task(sweep_every(use_cases.sweep, settings.sweep_interval))
+            if settings.sweep_interval > 0
+            else None
+        )
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeping
             await hub.close_all()
             await engine.dispose()
 
@@ -94,7 +112,8 @@ def create_app(
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
         },
         plugins=[channels],
-        middleware=[bearer_auth(verifier)],
+        middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
+        stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
@@ -109,6 +128,40 @@ def create_app(
             security=[{"BearerToken": []}],
         ),
     )
+
+
+async def sweep_once(settings: Settings) -> SweepReport:
+    """One sweep over the configured database and store, for `chat-media sweep`."""
+    engine = create_engine(settings.database_url)
+    try:
+        store = LocalFileStore(settings.upload_dir)
+        await store.recover()
+        sweep = SweepHandler(
+            SqlUnitOfWorkFactory(session_maker(engine)),
+            store,
+            SystemClock(),
+            draft_ttl=timedelta(seconds=settings.draft_ttl),
+            orphan_grace=timedelta(seconds=settings.orphan_grace),
+        )
+        return await sweep()
+    finally:
+        await engine.dispose()
+
+
+async def sweep_every(sweep: SweepHandler, interval: float) -> None:
+    """The periodic sweep, first at start-up (what a crash left): every instance runs it; removals
+    are idempotent and the grace period keeps uploads in flight safe."""
+    while True:
+        try:
+            report = await sweep()
+        except StorageUnavailable as exc:
+            log.warning("the sweep could not run: %s", exc)
+        except Exception:  # a bug in one sweep must not stop the next ones, nor the service
+            log.exception("the sweep failed")
+        else:
+            if report.drafts or report.orphans:
+                log.info("swept %d stale draft(s) and %d orphan file(s)", report.drafts, report.orphans)
+        await anyio.sleep(interval)
 
 
 def app_from_env() -> Litestar:

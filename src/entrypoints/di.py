@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import timedelta
 
 from litestar.di import Provide
 
@@ -12,6 +13,7 @@ from application.messages import DeleteMessageHandler, PostMessageHandler
 from application.ports import Broadcaster, Clock, ContentSniffer, FileStore, UnitOfWorkFactory
 from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler
+from application.sweep import SweepHandler
 from application.upload_media import UploadMediaHandler
 from domain.policy import MediaPolicy
 
@@ -26,6 +28,7 @@ class UseCases:
     serve_media: ServeMediaHandler
     delete_media: DeleteMediaHandler
     queries: ChatQueries
+    sweep: SweepHandler
 
 
 def build_use_cases(
@@ -36,6 +39,8 @@ def build_use_cases(
     broadcaster: Broadcaster,
     policy: MediaPolicy,
     clock: Clock,
+    draft_ttl: timedelta = timedelta(days=1),
+    orphan_grace: timedelta = timedelta(hours=1),
 ) -> UseCases:
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
@@ -46,6 +51,7 @@ def build_use_cases(
         serve_media=ServeMediaHandler(uow, files),
         delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
         queries=ChatQueries(uow),
+        sweep=SweepHandler(uow, files, clock, draft_ttl=draft_ttl, orphan_grace=orphan_grace),
     )
 
 

@@ -42,6 +42,10 @@ class Settings:
     jwt_audience: str | None = None
     upload_idle_timeout: float = 30.0
     redis_url: str | None = None  # set: WebSocket events cross processes through Redis pub/sub
+    draft_ttl: float = 86_400.0  # seconds a draft is kept unsent
+    orphan_grace: float = 3_600.0  # seconds before a file no row names counts as forgotten
+    sweep_interval: float = 600.0  # seconds between sweeps in the service; 0: only `chat-media sweep`
+    upload_rate: int = 60  # uploads per user per minute (429 past it); 0: no limit
     policy: MediaPolicy = field(default_factory=MediaPolicy)
 
     @property
@@ -79,9 +83,11 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     environment = text("APP_ENV", "development")
     if environment not in ("development", "production"):
         raise SettingsError(f"APP_ENV must be 'development' or 'production', not '{environment}'.")
+    quota = number("STORAGE_QUOTA", 0, 0)
     try:
         policy = MediaPolicy.from_lists(
             max_upload_size=number("MAX_UPLOAD_SIZE", MAX_UPLOAD_SIZE, 1),
+            storage_quota=quota or None,
             images=extensions("IMAGE_EXTENSIONS", IMAGE_EXTENSIONS),
             documents=extensions("DOCUMENT_EXTENSIONS", DOCUMENT_EXTENSIONS),
             videos=extensions("VIDEO_EXTENSIONS", VIDEO_EXTENSIONS),
@@ -122,6 +128,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         jwt_audience=text("JWT_AUDIENCE"),
         upload_idle_timeout=float(number("UPLOAD_IDLE_TIMEOUT", 30, 1)),
         redis_url=redis_url,
+        draft_ttl=float(number("DRAFT_TTL", 86_400, 1)),
+        orphan_grace=float(number("ORPHAN_GRACE", 3_600, 60)),
+        sweep_interval=float(number("SWEEP_INTERVAL", 600, 0)),
+        upload_rate=number("UPLOAD_RATE", 60, 0),
         policy=policy,
     )
 

@@ -15,8 +15,10 @@ contract's close code 4401 (a refusal before accept reaches browsers as a bare H
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ WS_PATH = "/api/v1/ws"
 HEARTBEAT = 25.0
 SEND_TIMEOUT = 10.0
 REPLAY_LIMIT = 1000
+SHUTDOWN_GRACE = 0.5  # seconds the sockets get to be closed before the server stops
+CLOSE_SOCKETS_SIGNAL = signal.SIGUSR1
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_BAD_REQUEST = 4400
@@ -57,11 +61,26 @@ class SocketHub:
     verifier: JwtVerifier
     queries: ChatQueries
     open_sockets: set[WebSocket] = field(default_factory=set)  # type: ignore[type-arg]
+    _closing: asyncio.Future[None] | None = None
 
     async def close_all(self) -> None:
         for socket in list(self.open_sockets):
             with contextlib.suppress(Exception):
                 await socket.close(CLOSE_GOING_AWAY, "The service is shutting down; reconnect shortly.")
+
+    def close_on_signal(self) -> None:
+        """Closes every socket with 1001 when the process gets `CLOSE_SOCKETS_SIGNAL`.
+
+        granian drops open WebSockets as soon as a worker is told to stop, and runs the lifespan
+        shutdown only afterwards, too late to say goodbye; so the CLI's server sends this signal to
+        its workers first and gives them `SHUTDOWN_GRACE` (see `entrypoints.server`)."""
+
+        def on_signal() -> None:
+            self._closing = asyncio.ensure_future(self.close_all())
+
+        # Outside the main thread (a test client) there are no signals: close_all() at shutdown it is.
+        with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(CLOSE_SOCKETS_SIGNAL, on_signal)
 
 
 class _Closed(Exception):

@@ -30,6 +30,7 @@ from application.events import Event, MediaAttached
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
 from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler
+from application.sweep import SweepHandler
 from application.upload_media import FieldPart, FilePart, UploadMedia, UploadMediaHandler
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.conversation import Conversation, ConversationKind, Message
@@ -39,6 +40,10 @@ from tests.samples import sample
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MiB = 1 << 20
+
+
+DRAFT_TTL = timedelta(days=1)
+ORPHAN_GRACE = timedelta(hours=1)
 
 
 @dataclass
@@ -137,6 +142,9 @@ class World:
         self.serve = ServeMediaHandler(self.uow, self.files)
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
+        self.sweep = SweepHandler(
+            self.uow, self.files, self.clock, draft_ttl=DRAFT_TTL, orphan_grace=ORPHAN_GRACE
+        )
 
     @property
     def events(self) -> list[Event]:
@@ -147,11 +155,16 @@ class World:
         return (await self.start(command)).conversation
 
     async def post(self, sender_id: str, conversation_id: uuid.UUID, content: str = "hi") -> Message:
-        return await self.post_message(
+        posted = await self.post_message(
             PostMessage(
                 sender_id=sender_id, conversation_id=conversation_id, content=content, attachment_ids=[]
             )
         )
+        return posted.message
+
+    async def drafts(self, uploader_id: str, *files: tuple[str, bytes]) -> Sequence[Attachment]:
+        """Uploads these (name, bytes) with no message_id: the uploader's drafts."""
+        return await self.upload(upload_of(uploader_id, *(file_part(name, data) for name, data in files)))
 
     async def attach(self, message: Message, *files: tuple[str, bytes]) -> Sequence[Attachment]:
         """Uploads these (name, bytes) to the message, as its sender."""

@@ -67,16 +67,17 @@ class AttachmentRow(UUIDBase):
     __tablename__ = "media_attachments"
     __table_args__ = (Index("ix_media_attachments_message_id_position", "message_id", "position"),)
 
-    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # NULL: a draft, its uploader's alone until a message names it.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # upload order within the message
-    uploader_id: Mapped[str] = mapped_column(String(255), index=True)
+    uploader_id: Mapped[str] = mapped_column(String(255), index=True)  # quota sums, draft ownership
     filename: Mapped[str] = mapped_column(String(64), unique=True)
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)  # draft sweep
 
 
 class EventRow(BigIntBase):

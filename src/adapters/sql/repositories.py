@@ -208,8 +208,14 @@ class SqlAttachmentRepository:
         self._rows = _Attachments(session=session, auto_expunge=False)
 
     async def add(self, attachment: Attachment) -> None:
-        last = await self._session.scalar(
-            select(func.max(AttachmentRow.position)).where(AttachmentRow.message_id == attachment.message_id)
+        last = (
+            None
+            if attachment.message_id is None
+            else await self._session.scalar(
+                select(func.max(AttachmentRow.position)).where(
+                    AttachmentRow.message_id == attachment.message_id
+                )
+            )
         )
         try:
             await self._rows.add(attachment_row(attachment, 0 if last is None else last + 1))
@@ -229,7 +235,7 @@ class SqlAttachmentRepository:
             return []
         rows = await self._rows.get_many(
             AttachmentRow.message_id.in_(message_ids),
-            order_by=[(AttachmentRow.created_at, False), (AttachmentRow.position, False)],
+            order_by=[(AttachmentRow.position, False), (AttachmentRow.created_at, False)],
         )
         return [attachment_of(row) for row in rows]
 
@@ -238,3 +244,37 @@ class SqlAttachmentRepository:
 
     async def delete(self, attachment_id: uuid.UUID) -> None:
         await self._rows.delete_where(AttachmentRow.id == attachment_id, sanity_check=False)
+
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        for position, attachment_id in enumerate(attachment_ids):
+            await self._session.execute(
+                update(AttachmentRow)
+                .where(AttachmentRow.id == attachment_id, AttachmentRow.message_id.is_(None))
+                .values(message_id=message_id, position=position)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(AttachmentRow.size), 0)).where(
+                AttachmentRow.uploader_id == uploader_id
+            )
+        )
+        return int(total or 0)
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
+        rows = await self._session.scalars(
+            select(AttachmentRow)
+            .where(AttachmentRow.message_id.is_(None), AttachmentRow.created_at < cutoff)
+            .order_by(AttachmentRow.created_at)
+            .limit(limit)
+        )
+        return [attachment_of(row) for row in rows]
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        if not filenames:
+            return frozenset()
+        names = await self._session.scalars(
+            select(AttachmentRow.filename).where(AttachmentRow.filename.in_(filenames))
+        )
+        return frozenset(names)

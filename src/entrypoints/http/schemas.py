@@ -41,7 +41,7 @@ class ConversationOut(msgspec.Struct):
 
 class AttachmentOut(msgspec.Struct, omit_defaults=True):
     id: uuid.UUID
-    message_id: uuid.UUID
+    message_id: uuid.UUID | None  # null: a draft, until a message names it in attachment_ids
     uploader_id: str
     filename: str
     original_name: str

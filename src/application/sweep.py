@@ -1,0 +1,76 @@
+"""Sweeping what nobody will ask for again: drafts never sent, and files no row names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application.ports import Clock, FileStore, UnitOfWorkFactory
+
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepReport:
+    drafts: int  # draft rows removed, each with its file
+    orphans: int  # files removed that no row named
+
+
+class SweepHandler:
+    """Rules:
+    - a draft older than `draft_ttl` goes: its row first (commit), then its file;
+    - a file in the store that no row names goes once it is older than `orphan_grace`, so that an
+      upload between writing its file and committing its row is never touched; a file a row names
+      is never removed.
+    Both are repeated in batches until nothing is left, so one run clears any backlog."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        files: FileStore,
+        clock: Clock,
+        *,
+        draft_ttl: timedelta,
+        orphan_grace: timedelta,
+    ) -> None:
+        self._uow = uow
+        self._files = files
+        self._clock = clock
+        self._draft_ttl = draft_ttl
+        self._orphan_grace = orphan_grace
+
+    async def __call__(self) -> SweepReport:
+        return SweepReport(drafts=await self._drafts(), orphans=await self._orphans())
+
+    async def _drafts(self) -> int:
+        cutoff = self._clock.now() - self._draft_ttl
+        removed = 0
+        while True:
+            async with self._uow() as uow:
+                drafts = await uow.attachments.drafts_created_before(cutoff, BATCH)
+                for draft in drafts:
+                    await uow.attachments.delete(draft.id)
+                await uow.commit()
+            for draft in drafts:
+                await self._files.delete(draft.filename)
+            removed += len(drafts)
+            if len(drafts) < BATCH:
+                return removed
+
+    async def _orphans(self) -> int:
+        cutoff = self._clock.now() - self._orphan_grace
+        removed = 0
+        seen: set[str] = set()
+        while True:
+            names = [
+                n for n in await self._files.published_before(cutoff, BATCH + len(seen)) if n not in seen
+            ]
+            if not names:
+                return removed
+            async with self._uow() as uow:
+                named = await uow.attachments.stored_filenames(names)
+            for name in names:
+                if name not in named:
+                    await self._files.delete(name)
+                    removed += 1
+            seen.update(named)
