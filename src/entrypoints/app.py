@@ -6,6 +6,7 @@ Nothing is built at import time; `app_from_env()` is the factory the ASGI server
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -85,6 +86,10 @@ def create_app(
             if settings.sweep_interval > 0
             else None
         )
+        # What start-up built lives as long as the process: out of the collector's sight, a full
+        # collection walks only what requests and sockets made (the fan-out bench saw 0.3-0.5 s
+        # full collections under 1,000 sockets).
+        gc.freeze()
         try:
             yield
         finally:

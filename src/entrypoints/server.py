@@ -14,6 +14,7 @@ from entrypoints.ws import CLOSE_SOCKETS_SIGNAL, SHUTDOWN_GRACE
 class GracefulGranian(Granian):  # type: ignore[misc,valid-type]
     def _stop_workers(self) -> None:  # granian's hook for stopping workers, on shutdown and reload
         for worker in self.wrks:
+            worker.interrupt_by_parent = True  # its exit from now on is ours, not a crash to report
             try:
                 os.kill(worker._id(), CLOSE_SOCKETS_SIGNAL)
             except (ProcessLookupError, TypeError):

@@ -7,8 +7,9 @@ contract's close code 4401 (a refusal before accept reaches browsers as a bare H
   most `REPLAY_LIMIT`; past that the client is told to reload history: 4409), then live events.
   The subscription starts before the replay, so nothing falls between the two; a live event the
   replay already sent is skipped by its cursor.
-- A socket whose queue overflows (`SOCKET_BACKLOG`), or that does not take a frame within
-  `SEND_TIMEOUT`, is closed with 4008 and a sentence, never waited for.
+- A socket whose queue overflows (`SOCKET_BACKLOG`), or that does not take the `ready` frame, a
+  replayed event or a ping within `SEND_TIMEOUT`, is closed with 4008 and a sentence, never
+  waited for.
 - `ping` every `HEARTBEAT` seconds: a peer that is gone fails the send and is dropped.
 - The token's expiry closes the socket (4401); shutting the service down closes it with 1001.
 """
@@ -97,6 +98,13 @@ async def _send(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-a
         raise _Closed(CLOSE_TOO_SLOW, "The client did not take events in time; reconnect with ?since=.")
 
 
+async def _send_live(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-arg]
+    # No deadline of its own: a cancel scope per frame and per socket costs more than the rest of
+    # a fan-out. A client that stops reading blocks this send, its queue fills, and the overflow
+    # closes it (4008); one that is gone fails the heartbeat's deadline.
+    await socket.send_text(frame.decode())
+
+
 @websocket(WS_PATH, summary="Events of every conversation the caller belongs to (token as ?token=)")
 async def events_socket(
     socket: WebSocket,  # type: ignore[type-arg]
@@ -159,7 +167,7 @@ async def _stream(
     async def live() -> None:
         async for frame in subscriber.iter_events():
             if cursor_of(frame) > replayed:
-                await _send(socket, frame)
+                await _send_live(socket, frame)
 
     async def heartbeat() -> None:
         while True:
