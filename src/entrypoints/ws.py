@@ -44,7 +44,7 @@ WS_PATH = "/api/v1/ws"
 HEARTBEAT = 25.0
 SEND_TIMEOUT = 10.0
 REPLAY_LIMIT = 1000
-SHUTDOWN_GRACE = 0.5  # seconds the sockets get to be closed before the server stops
+SHUTDOWN_GRACE = 1.0  # seconds the sockets get to be closed before the server stops
 CLOSE_SOCKETS_SIGNAL = signal.SIGUSR1
 
 CLOSE_GOING_AWAY = 1001
