@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.broadcast import ChannelsBroadcaster, channels_plugin
 from adapters.files.local import LocalFileStore
+from adapters.files.partials import LocalPartialStore
 from adapters.memory import SystemClock
 from adapters.sniffing import FiletypeSniffer
 from adapters.sql.database import check_database, create_engine, session_maker
@@ -38,6 +39,7 @@ from entrypoints.ws import SocketHub, events_socket
 from entrypoints.ws_events import render
 
 log = logging.getLogger(__name__)
+RESUMABLE_DIR = ".resumable"  # under UPLOAD_DIR: the bytes of resumable uploads in progress
 
 
 def create_app(
@@ -63,12 +65,14 @@ def create_app(
     use_cases = build_use_cases(
         uow=SqlUnitOfWorkFactory(session_maker(engine)),
         files=store,
+        partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
         sniffer=FiletypeSniffer(),
         broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
         policy=settings.policy,
         clock=SystemClock(),
         draft_ttl=timedelta(seconds=settings.draft_ttl),
         orphan_grace=timedelta(seconds=settings.orphan_grace),
+        resumable_ttl=timedelta(seconds=settings.resumable_ttl),
     )
     hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
 
@@ -142,6 +146,8 @@ async def sweep_once(settings: Settings) -> SweepReport:
             SystemClock(),
             draft_ttl=timedelta(seconds=settings.draft_ttl),
             orphan_grace=timedelta(seconds=settings.orphan_grace),
+            partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
+            upload_ttl=timedelta(seconds=settings.resumable_ttl),
         )
         return await sweep()
     finally:
@@ -159,8 +165,13 @@ async def sweep_every(sweep: SweepHandler, interval: float) -> None:
         except Exception:  # a bug in one sweep must not stop the next ones, nor the service
             log.exception("the sweep failed")
         else:
-            if report.drafts or report.orphans:
-                log.info("swept %d stale draft(s) and %d orphan file(s)", report.drafts, report.orphans)
+            if report.drafts or report.orphans or report.uploads:
+                log.info(
+                    "swept %d stale draft(s), %d orphan file(s) and %d expired resumable upload(s)",
+                    report.drafts,
+                    report.orphans,
+                    report.uploads,
+                )
         await anyio.sleep(interval)
 
 
