@@ -34,6 +34,7 @@ from entrypoints.http.conversations import ConversationController, MessageContro
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
+from entrypoints.http.tus import TusController, tus_resumable_header
 from entrypoints.settings import Settings, load_settings
 from entrypoints.ws import SocketHub, events_socket
 from entrypoints.ws_events import render
@@ -109,7 +110,14 @@ def create_app(
         return {"status": "ok"}
 
     return Litestar(
-        route_handlers=[health, ConversationController, MessageController, MediaController, events_socket],
+        route_handlers=[
+            health,
+            ConversationController,
+            MessageController,
+            MediaController,
+            TusController,
+            events_socket,
+        ],
         dependencies={
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -119,6 +127,7 @@ def create_app(
         middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
         stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[tus_resumable_header],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Chat media service",
