@@ -15,6 +15,7 @@ from typing import Protocol
 from application.events import Event, Logged
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
+from domain.resumable import UploadSession
 
 
 class ConversationRepository(Protocol):
@@ -112,6 +113,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     attachments: AttachmentRepository
     events: EventLog
+    uploads: UploadSessionRepository
 
     async def commit(self) -> None: ...
 
@@ -194,3 +196,54 @@ class Broadcaster(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class UploadSessionRepository(Protocol):
+    """The resumable uploads' sessions. The bytes received so far are the PartialStore's."""
+
+    async def add(self, session: UploadSession) -> None: ...
+
+    async def get(self, session_id: uuid.UUID) -> UploadSession | None: ...
+
+    async def finish(self, session_id: uuid.UUID, attachment_id: uuid.UUID) -> None:
+        """Records the attachment the upload became."""
+        ...
+
+    async def delete(self, session_id: uuid.UUID) -> None:
+        """A missing session is not an error."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[UploadSession]:
+        """At most `limit` sessions whose `expires_at` is not after `now`."""
+        ...
+
+
+class PartialStore(Protocol):
+    """The bytes of resumable uploads in progress, one growing file per session. Its length is the
+    upload's offset: what it holds is durable once `append` returned."""
+
+    async def append(
+        self, upload_id: uuid.UUID, offset: int, chunks: AsyncIterator[bytes], limit: int
+    ) -> int:
+        """Appends the chunks and returns the new length, synced to disk. Raises Conflict when the
+        length is not `offset` (a missing upload has length 0) or another append to it is running;
+        FileTooLarge, keeping none of this append, when the length would pass `limit`. When the
+        chunks end in an error (the client went away), what came is kept and synced, and the
+        error passes on."""
+        ...
+
+    async def length(self, upload_id: uuid.UUID) -> int:
+        """What was received so far; 0 for an unknown upload."""
+        ...
+
+    def read(self, upload_id: uuid.UUID) -> AsyncIterator[bytes]:
+        """The bytes received, in order, in chunks."""
+        ...
+
+    async def delete(self, upload_id: uuid.UUID) -> None:
+        """A missing upload is not an error."""
+        ...
+
+    async def written_before(self, cutoff: datetime, limit: int) -> Sequence[uuid.UUID]:
+        """At most `limit` uploads last written before `cutoff`, for the sweeper."""
+        ...

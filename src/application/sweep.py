@@ -1,11 +1,12 @@
-"""Sweeping what nobody will ask for again: drafts never sent, and files no row names."""
+"""Sweeping what nobody will ask for again: drafts never sent, files no row names, and resumable
+uploads past their expiry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports import Clock, FileStore, UnitOfWorkFactory
+from application.ports import Clock, FileStore, PartialStore, UnitOfWorkFactory
 
 BATCH = 500
 
@@ -14,6 +15,7 @@ BATCH = 500
 class SweepReport:
     drafts: int  # draft rows removed, each with its file
     orphans: int  # files removed that no row named
+    uploads: int = 0  # resumable upload sessions removed past their expiry, with their bytes
 
 
 class SweepHandler:
@@ -21,7 +23,10 @@ class SweepHandler:
     - a draft older than `draft_ttl` goes: its row first (commit), then its file;
     - a file in the store that no row names goes once it is older than `orphan_grace`, so that an
       upload between writing its file and committing its row is never touched; a file a row names
-      is never removed.
+      is never removed;
+    - a resumable upload past its expiry goes, finished or not: its row first (commit), then its
+      bytes; bytes last written more than `upload_ttl` ago go too, since every session they could
+      belong to has expired (what a crash between the two steps left).
     Both are repeated in batches until nothing is left, so one run clears any backlog."""
 
     def __init__(
@@ -32,15 +37,21 @@ class SweepHandler:
         *,
         draft_ttl: timedelta,
         orphan_grace: timedelta,
+        partials: PartialStore,
+        upload_ttl: timedelta,
     ) -> None:
         self._uow = uow
         self._files = files
         self._clock = clock
         self._draft_ttl = draft_ttl
         self._orphan_grace = orphan_grace
+        self._partials = partials
+        self._upload_ttl = upload_ttl
 
     async def __call__(self) -> SweepReport:
-        return SweepReport(drafts=await self._drafts(), orphans=await self._orphans())
+        return SweepReport(
+            drafts=await self._drafts(), orphans=await self._orphans(), uploads=await self._uploads()
+        )
 
     async def _drafts(self) -> int:
         cutoff = self._clock.now() - self._draft_ttl
@@ -74,3 +85,24 @@ class SweepHandler:
                     await self._files.delete(name)
                     removed += 1
             seen.update(named)
+
+    async def _uploads(self) -> int:
+        now = self._clock.now()
+        removed = 0
+        while True:
+            async with self._uow() as uow:
+                sessions = await uow.uploads.expired(now, BATCH)
+                for session in sessions:
+                    await uow.uploads.delete(session.id)
+                await uow.commit()
+            for session in sessions:
+                await self._partials.delete(session.id)
+            removed += len(sessions)
+            if len(sessions) < BATCH:
+                break
+        while stale := await self._partials.written_before(now - self._upload_ttl, BATCH):
+            for upload_id in stale:
+                await self._partials.delete(upload_id)
+            if len(stale) < BATCH:
+                break
+        return removed

@@ -20,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.broadcast import ChannelsBroadcaster, channels_plugin
 from adapters.files.local import LocalFileStore
+from adapters.files.partials import LocalPartialStore
 from adapters.memory import SystemClock
 from adapters.sniffing import FiletypeSniffer
 from adapters.sql.database import check_database, create_engine, session_maker
@@ -34,11 +35,13 @@ from entrypoints.http.conversations import ConversationController, MessageContro
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
+from entrypoints.http.tus import TusController, tus_resumable_header
 from entrypoints.settings import Settings, load_settings
 from entrypoints.ws import SocketHub, events_socket
 from entrypoints.ws_events import render
 
 log = logging.getLogger(__name__)
+RESUMABLE_DIR = ".resumable"  # under UPLOAD_DIR: the bytes of resumable uploads in progress
 
 
 def create_app(
@@ -64,12 +67,14 @@ def create_app(
     use_cases = build_use_cases(
         uow=SqlUnitOfWorkFactory(session_maker(engine)),
         files=store,
+        partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
         sniffer=FiletypeSniffer(),
         broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
         policy=settings.policy,
         clock=SystemClock(),
         draft_ttl=timedelta(seconds=settings.draft_ttl),
         orphan_grace=timedelta(seconds=settings.orphan_grace),
+        resumable_ttl=timedelta(seconds=settings.resumable_ttl),
     )
     hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
 
@@ -110,7 +115,14 @@ def create_app(
         return {"status": "ok"}
 
     return Litestar(
-        route_handlers=[health, ConversationController, MessageController, MediaController, events_socket],
+        route_handlers=[
+            health,
+            ConversationController,
+            MessageController,
+            MediaController,
+            TusController,
+            events_socket,
+        ],
         dependencies={
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -120,6 +132,7 @@ def create_app(
         middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
         stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[tus_resumable_header],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Chat media service",
@@ -147,6 +160,8 @@ async def sweep_once(settings: Settings) -> SweepReport:
             SystemClock(),
             draft_ttl=timedelta(seconds=settings.draft_ttl),
             orphan_grace=timedelta(seconds=settings.orphan_grace),
+            partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
+            upload_ttl=timedelta(seconds=settings.resumable_ttl),
         )
         return await sweep()
     finally:
@@ -164,8 +179,13 @@ async def sweep_every(sweep: SweepHandler, interval: float) -> None:
         except Exception:  # a bug in one sweep must not stop the next ones, nor the service
             log.exception("the sweep failed")
         else:
-            if report.drafts or report.orphans:
-                log.info("swept %d stale draft(s) and %d orphan file(s)", report.drafts, report.orphans)
+            if report.drafts or report.orphans or report.uploads:
+                log.info(
+                    "swept %d stale draft(s), %d orphan file(s) and %d expired resumable upload(s)",
+                    report.drafts,
+                    report.orphans,
+                    report.uploads,
+                )
         await anyio.sleep(interval)
 
 

@@ -95,7 +95,8 @@ def _sweep(_: argparse.Namespace) -> None:
     report = asyncio.run(sweep_once(settings))
     print(
         f"Removed {report.drafts} draft(s) older than {settings.draft_ttl:g} s and "
-        f"{report.orphans} file(s) no row named (older than {settings.orphan_grace:g} s)."
+        f"{report.orphans} file(s) no row named (older than {settings.orphan_grace:g} s) and "
+        f"{report.uploads} resumable upload(s) past their expiry."
     )
 
 
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("user")
     token.add_argument("--ttl", type=int, default=86_400, help="seconds the token stays valid")
     token.set_defaults(run=_token)
-    sweep = commands.add_parser("sweep", help="remove stale drafts and files no row names, then report")
+    sweep = commands.add_parser(
+        "sweep", help="remove stale drafts, files no row names and expired resumable uploads, then report"
+    )
     sweep.set_defaults(run=_sweep)
     args = parser.parse_args(argv)
     try:

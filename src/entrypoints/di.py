@@ -10,8 +10,16 @@ from litestar.di import Provide
 from application.conversations import AddMembersHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
 from application.messages import DeleteMessageHandler, PostMessageHandler
-from application.ports import Broadcaster, Clock, ContentSniffer, FileStore, UnitOfWorkFactory
+from application.ports import (
+    Broadcaster,
+    Clock,
+    ContentSniffer,
+    FileStore,
+    PartialStore,
+    UnitOfWorkFactory,
+)
 from application.queries import ChatQueries
+from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler
 from application.sweep import SweepHandler
 from application.upload_media import UploadMediaHandler
@@ -29,29 +37,42 @@ class UseCases:
     delete_media: DeleteMediaHandler
     queries: ChatQueries
     sweep: SweepHandler
+    resumable_uploads: ResumableUploads
 
 
 def build_use_cases(
     *,
     uow: UnitOfWorkFactory,
     files: FileStore,
+    partials: PartialStore,
     sniffer: ContentSniffer,
     broadcaster: Broadcaster,
     policy: MediaPolicy,
     clock: Clock,
     draft_ttl: timedelta = timedelta(days=1),
     orphan_grace: timedelta = timedelta(hours=1),
+    resumable_ttl: timedelta = timedelta(days=1),
 ) -> UseCases:
+    upload_media = UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock)
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),
         post_message=PostMessageHandler(uow, broadcaster, clock),
         delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
-        upload_media=UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock),
+        upload_media=upload_media,
         serve_media=ServeMediaHandler(uow, files),
         delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
         queries=ChatQueries(uow),
-        sweep=SweepHandler(uow, files, clock, draft_ttl=draft_ttl, orphan_grace=orphan_grace),
+        sweep=SweepHandler(
+            uow,
+            files,
+            clock,
+            draft_ttl=draft_ttl,
+            orphan_grace=orphan_grace,
+            partials=partials,
+            upload_ttl=resumable_ttl,
+        ),
+        resumable_uploads=ResumableUploads(uow, partials, upload_media, policy, clock, ttl=resumable_ttl),
     )
 
 

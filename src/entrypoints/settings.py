@@ -46,6 +46,7 @@ class Settings:
     orphan_grace: float = 3_600.0  # seconds before a file no row names counts as forgotten
     sweep_interval: float = 600.0  # seconds between sweeps in the service; 0: only `chat-media sweep`
     upload_rate: int = 60  # uploads per user per minute (429 past it); 0: no limit
+    resumable_ttl: float = 86_400.0  # seconds a resumable upload may take, from its creation
     policy: MediaPolicy = field(default_factory=MediaPolicy)
 
     @property
@@ -132,6 +133,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         orphan_grace=float(number("ORPHAN_GRACE", 3_600, 60)),
         sweep_interval=float(number("SWEEP_INTERVAL", 600, 0)),
         upload_rate=number("UPLOAD_RATE", 60, 0),
+        resumable_ttl=float(number("RESUMABLE_TTL", 86_400, 60)),
         policy=policy,
     )
 

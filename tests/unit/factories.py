@@ -19,6 +19,7 @@ from polyfactory.factories import DataclassFactory
 
 from adapters.memory import (
     InMemoryFileStore,
+    InMemoryPartialStore,
     InMemoryUnitOfWork,
     InMemoryUnitOfWorkFactory,
     RecordingBroadcaster,
@@ -29,6 +30,7 @@ from application.delete_media import DeleteMediaHandler
 from application.events import Event, MediaAttached
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
 from application.queries import ChatQueries
+from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler
 from application.sweep import SweepHandler
 from application.upload_media import FieldPart, FilePart, UploadMedia, UploadMediaHandler
@@ -44,6 +46,7 @@ MiB = 1 << 20
 
 DRAFT_TTL = timedelta(days=1)
 ORPHAN_GRACE = timedelta(hours=1)
+RESUMABLE_TTL = timedelta(days=1)
 
 
 @dataclass
@@ -132,6 +135,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.db = self.uow.db
+        self.partials = InMemoryPartialStore(self.clock)
         self.start = StartConversationHandler(self.uow, self.clock)
         self.add_members = AddMembersHandler(self.uow)
         self.post_message = PostMessageHandler(self.uow, self.broadcaster, self.clock)
@@ -143,7 +147,16 @@ class World:
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
         self.sweep = SweepHandler(
-            self.uow, self.files, self.clock, draft_ttl=DRAFT_TTL, orphan_grace=ORPHAN_GRACE
+            self.uow,
+            self.files,
+            self.clock,
+            draft_ttl=DRAFT_TTL,
+            orphan_grace=ORPHAN_GRACE,
+            partials=self.partials,
+            upload_ttl=RESUMABLE_TTL,
+        )
+        self.resumable = ResumableUploads(
+            self.uow, self.partials, self.upload, self.policy, self.clock, ttl=RESUMABLE_TTL
         )
 
     @property

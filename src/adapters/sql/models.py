@@ -94,4 +94,19 @@ class EventRow(BigIntBase):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class UploadSessionRow(UUIDBase):
+    """A resumable (tus) upload: what its creator announced. Its bytes so far are on disk."""
+
+    __tablename__ = "upload_sessions"
+
+    uploader_id: Mapped[str] = mapped_column(String(255), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    # Deleting the message ends the uploads meant for it; the bytes left go with the sweep.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    length: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)  # the sweep
+    attachment_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # no key: it may be deleted
+
+
 metadata = UUIDBase.metadata

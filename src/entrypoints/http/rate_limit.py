@@ -12,11 +12,12 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
-UPLOAD_PATH = "/api/v1/media/upload"
+UPLOAD_PATHS = frozenset({"/api/v1/media/upload", "/api/v1/media/uploads", "/api/v1/media/uploads/"})
 
 
 async def _is_upload(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and request.url.path == UPLOAD_PATH
+    """A plain upload, or the creation of a resumable one (its PATCHes are not counted)."""
+    return request.method == "POST" and request.url.path in UPLOAD_PATHS
 
 
 def _uploader(request: Request[Any, Any, Any]) -> str:
