@@ -1,4 +1,7 @@
-"""Runs every measurement against a fresh service process, prints the table, writes the JSON."""
+"""Runs every measurement against a fresh service process, prints the table, writes the JSON.
+
+`python -m bench` runs everything (the WebSocket fan-out last, against services of its own);
+`python -m bench ws` runs the WebSocket fan-out alone (JSON in bench/results/ws.json)."""
 
 from __future__ import annotations
 
@@ -10,13 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import disk, download, upload
+from bench import disk, download, upload, ws_fanout
 from bench.load import Rate, ranged_rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_nginx
 from bench.payload import MiB, write_mp4
-from bench.report import RESULTS, print_table, write_json
+from bench.report import RESULTS, WS_RESULTS, print_table, write_json
 from bench.service import Api, Service, start_service
-from bench.summary import build_rows
+from bench.summary import build_rows, ws_rows
 
 RUNS = 5
 LISTING_SECONDS = 10
@@ -24,6 +27,7 @@ FLOOR_SECONDS = 5  # /health (one trivial query) and a 401 (no database): what t
 RANGED_SECONDS = 5
 LISTING_CONNECTIONS = 32
 TOTAL_BUDGET = 900.0  # seconds: the whole run gives up past this
+WS_BUDGET = 700.0  # seconds, for the WebSocket fan-out (each of its scenarios is bounded besides)
 
 
 def _step(name: str, started: float) -> None:
@@ -145,7 +149,44 @@ def run(workdir: Path, service_log: Path) -> dict[str, object]:
     return results
 
 
+def run_ws(workdir: Path) -> dict[str, object]:
+    """The WebSocket fan-out (bench/ws_fanout.py), its services' logs kept in bench/results/."""
+    started = time.monotonic()
+
+    def step(name: str) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed > WS_BUDGET:
+            raise TimeoutError(f"the WebSocket fan-out ran over its {WS_BUDGET:g} s budget before '{name}'")
+        print(f"[ws {elapsed:6.1f} s] {name}", flush=True)
+
+    results = ws_fanout.run(workdir / "ws", RESULTS.parent, step)
+    step("done")
+    return results
+
+
+def main_ws() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-ws-"))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ws = run_ws(workdir)
+    except Exception as exc:
+        print(f"bench ws failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows, notes = ws_rows(ws)
+    print_table(rows, notes)
+    written = write_json({"ws_fanout": ws}, WS_RESULTS)
+    print(f"\nJSON: {written}; the services' logs: {RESULTS.parent}/ws-server-*.log")
+    return 1 if _ws_failed(ws) else 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["ws"]:
+        return main_ws()
+    if sys.argv[1:]:
+        print("usage: python -m bench [ws]", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     service_log = RESULTS.parent / "server.log"
@@ -156,13 +197,26 @@ def main() -> int:
         if service_log.is_file():
             print(f"--- the service's log (tail) ---\n{service_log.read_text()[-3000:]}", file=sys.stderr)
         print(f"bench failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        shutil.rmtree(workdir, ignore_errors=True)
         return 1
+    try:
+        results["ws_fanout"] = run_ws(workdir)
+    except Exception as exc:
+        print(f"bench ws failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        results["ws_fanout"] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rows, notes = build_rows(results)
     print_table(rows, notes)
     print(f"\nJSON: {write_json(results)}; the service's log: {service_log}")
-    return 0
+    return 1 if _ws_failed(results["ws_fanout"]) else 0
+
+
+def _ws_failed(ws: object) -> bool:
+    """The fan-out did not run, or one of the service's scenarios broke (a skip is no failure)."""
+    if not isinstance(ws, dict) or "error" in ws:
+        return True
+    return any("error" in ws.get(k, {}) for k in ("one", "two"))
 
 
 if __name__ == "__main__":

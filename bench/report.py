@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+WS_RESULTS = RESULTS.parent / "ws.json"  # `python -m bench ws` alone
 
 
 @dataclass
@@ -42,7 +43,7 @@ def print_table(rows: list[Row], notes: list[str]) -> None:
         print(f"* {note}")
 
 
-def write_json(results: dict[str, object]) -> Path:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return RESULTS
+def write_json(results: dict[str, object], path: Path = RESULTS) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return path

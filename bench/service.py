@@ -81,7 +81,9 @@ class Service:
         return [line for line in self.log.read_text(errors="replace").splitlines() if pattern.search(line)]
 
 
-def start_service(workdir: Path) -> Service:
+def start_service(workdir: Path, extra_env: dict[str, str] | None = None) -> Service:
+    """`extra_env` overrides the defaults (say, a PostgreSQL DATABASE_URL, REDIS_URL, a shared
+    JWT_SECRET for two instances)."""
     port = free_port()
     (workdir / "uploads").mkdir(parents=True, exist_ok=True)
     env = {
@@ -90,6 +92,7 @@ def start_service(workdir: Path) -> Service:
         "UPLOAD_DIR": str(workdir / "uploads"),
         "JWT_SECRET": os.urandom(32).hex(),
         "MAX_UPLOAD_SIZE": str(MAX_UPLOAD_SIZE),
+        **(extra_env or {}),
     }
     log = workdir / "server.log"
     with log.open("wb") as out:

@@ -156,9 +156,179 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
     ):
         if rate is not None and rate["errors"]:
             notes.append(f"{name}: {rate['errors']} errors")
+    ws = r.get("ws_fanout")
+    if ws is not None:
+        if "error" in ws:
+            rows.append(Row("WS fan-out", ws["error"][:200], verdict="MISS"))
+        else:
+            more_rows, more_notes = ws_rows(ws)
+            rows += more_rows
+            notes += more_notes
     problems = r.get("service_log_problems", [])
     notes.append(
         f"The service's log: {len(problems)} error line(s)"
         + (": " + " | ".join(p.strip()[:160] for p in problems[:5]) if problems else ".")
     )
+    return rows, notes
+
+
+def _latency(one: dict[str, Any]) -> str:
+    lat = one["latency"]
+    return (
+        f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms "
+        f"({lat['missing']:,} missing)"
+    )
+
+
+def _short(one: dict[str, Any]) -> str:
+    if "latency" not in one:
+        return "—"
+    return f"p50 {one['latency']['p50_ms']:.1f} ms, p99 {one['latency']['p99_ms']:.1f} ms"
+
+
+def _fanout_ok(one: dict[str, Any], target: float) -> bool:
+    return bool(one["latency"]["p99_ms"] < target and one["latency"]["missing"] == 0)
+
+
+def _kib(kib: float) -> str:
+    return f"{kib:,.1f} KiB"
+
+
+def _failed(label: str, r: dict[str, Any]) -> Row:
+    if "skipped" in r:
+        return Row(label, f"skipped: {r['skipped']}", verdict="n/a")
+    return Row(label, str(r.get("error", "no figure"))[:200], verdict="MISS")
+
+
+def _ws_notes(name: str, r: dict[str, Any]) -> list[str]:
+    notes = []
+    by = r["latency_by_instance"]
+    split = (
+        "; by instance: "
+        + ", ".join(f"{n} p50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms" for n, s in by.items())
+        if len(by) > 1
+        else ""
+    )
+    missing = r["missing_detail"]
+    if r["latency"]["missing"]:
+        split += (
+            f". MISSING: {missing['receipts_missing_by_instance']} receipts by instance; "
+            f"{missing['sockets_missing_all']} socket(s) heard none of the messages, "
+            f"{missing['sockets_missing_some']} some (socket indices missing all, first ones: "
+            f"{missing['socket_indices_missing_all'][:12]})"
+        )
+    cpu = ", ".join(f"{n} {c:.1f} ms" for n, c in r["server_cpu_ms_per_message"].items())
+    notes.append(
+        f"WS {name}: {r['latency']['receipts']:,} receipts over {r['messages']} messages (after 1 "
+        f"warm-up), {r['latency']['missing']:,} missing within {r['round_timeout_s']:g} s{split}. "
+        f"Per message (medians): POST answered {r['post_answered_ms_median']:.1f} ms (with no socket "
+        f"open: {r['post_answered_no_socket_ms_median']:.1f} ms), first receipt "
+        f"{r['first_receipt_ms_median']:.1f} ms, last {r['last_receipt_ms_median']:.1f} ms. Server CPU "
+        f"per message: {cpu}. Client CPU {r['client_cpu_us_per_receipt']:.0f} us per receipt "
+        f"({r['client_cpu_share']:.0%} of the wall time, gaps included); frames of {r['frame_chars']} "
+        f"bytes. Open + ready: {r['open_seconds']:.1f} s for all, each p50 "
+        f"{r['connect_to_ready']['p50_ms']:.1f} / p99 {r['connect_to_ready']['p99_ms']:.1f} ms "
+        f"({r['open_concurrency']} at a time)."
+    )
+    mem_bits = []
+    for n, m in r["memory"].items():
+        seq = [
+            m["rss_before_kib"],
+            m["rss_idle_kib"],
+            r["rss_after_messages_kib"][n],
+            r["rss_after_close_kib"][n],
+        ]
+        text = " -> ".join(f"{k / 1024:.1f}" for k in seq)
+        if "rss_idle_cycle2_kib" in r:
+            text += (
+                f"; the same sockets again: idle {r['rss_idle_cycle2_kib'][n] / 1024:.1f}, "
+                f"closed {r['rss_after_close_cycle2_kib'][n] / 1024:.1f}"
+            )
+        mem_bits.append(f"{n}: {text}")
+    notes.append(
+        f"WS {name}, worker VmRSS in MiB (before the sockets -> all idle -> after the messages -> "
+        f"all closed): {'; '.join(mem_bits)}."
+    )
+    for key in sorted(k for k in r if k.startswith("socket_problems")):
+        p = r[key]
+        if p["closed_by_server"] or p["errors"] or p["duplicates"] or p["other_frames"]:
+            notes.append(f"WS {name}, the client saw ({key}): {p}")
+    problems = r.get("log_problems", [])
+    notes.append(
+        f"WS {name}, the server's log: {len(problems)} error line(s)"
+        + (": " + " | ".join(p.strip()[:160] for p in problems[:5]) if problems else ".")
+    )
+    return notes
+
+
+def ws_rows(ws: dict[str, Any]) -> tuple[list[Row], list[str]]:
+    """The WebSocket fan-out rows (bench/ws_fanout.py) and their notes."""
+    target = ws["target_p99_ms"]
+    floor, one, two = ws.get("floor", {}), ws["one"], ws["two"]
+    aim = f"p99 < {target:g} ms, 0 missing"
+    rows: list[Row] = []
+    floor_label = "bare ASGI app, same server+client"
+    if "latency" in one:
+        rows.append(
+            Row(
+                f"WS fan-out, 1 instance (memory), {one['sockets']:,} sockets x {one['messages']} msgs",
+                _latency(one),
+                floor_label,
+                _short(floor),
+                aim,
+                verdict(_fanout_ok(one, target)),
+            )
+        )
+    else:
+        rows.append(_failed("WS fan-out, 1 instance (memory)", one))
+    if "latency" in two:
+        per = ", ".join(f"{n}: {c}" for n, c in two["sockets_per_instance"].items())
+        rows.append(
+            Row(
+                f"WS fan-out, 2 instances (Redis; {per}), posts via a",
+                _latency(two),
+                "1 instance (memory)",
+                _short(one),
+                aim,
+                verdict(_fanout_ok(two, target)),
+            )
+        )
+    else:
+        rows.append(_failed("WS fan-out, 2 instances (Redis)", two))
+    if "memory" in one:
+        mem = one["memory"]["one"]
+        rise = (mem["rss_idle_kib"] - mem["rss_before_kib"]) / 1024
+        before = mem["rss_before_kib"] / 1024
+        rows.append(
+            Row(
+                f"Worker RSS per idle socket, 1 instance ({mem['sockets']:,} open)",
+                f"{_kib(mem['kib_per_socket'])} (+{rise:.1f} MiB from {before:.0f} MiB)",
+                floor_label,
+                _kib(floor["memory"]["floor"]["kib_per_socket"]) if "memory" in floor else "—",
+                "none set",
+                verdict(None),
+            )
+        )
+    if "memory" in two:
+        rows.append(
+            Row(
+                "Worker RSS per idle socket, 2 instances (Redis)",
+                ", ".join(f"{n}: {_kib(m['kib_per_socket'])}" for n, m in two["memory"].items()),
+                "1 instance (memory)",
+                _kib(one["memory"]["one"]["kib_per_socket"]) if "memory" in one else "—",
+                "none set",
+                verdict(None),
+            )
+        )
+    notes: list[str] = [
+        "WS client: one asyncio loop, a minimal RFC 6455 protocol per socket, each frame stamped as "
+        "its bytes arrive; latency = receipt - the moment just before the POST was sent. The floor: "
+        "bench/ws_floor.py, a bare ASGI app (a queue and a sender task per socket) on granian with "
+        "the service's settings."
+    ]
+    for name, r in (("floor", floor), ("1 instance", one), ("2 instances", two)):
+        if "latency" in r:
+            notes += _ws_notes(name, r)
+    if "error" in floor:
+        notes.append(f"WS floor failed: {floor['error'][:300]}")
     return rows, notes

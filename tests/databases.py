@@ -102,7 +102,14 @@ def postgres_session_url() -> Iterator[str]:
         drop_pg_database(url)
 
 
-TABLES = ("conversation_events", "media_attachments", "messages", "conversation_members", "conversations")
+TABLES = (
+    "upload_sessions",
+    "conversation_events",
+    "media_attachments",
+    "messages",
+    "conversation_members",
+    "conversations",
+)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """media processing fields: dimensions, duration, blurhash, thumbnail
 
 Revision ID: b29406883c42
-Revises: e561ce6fb754
+Revises: c2ddcf3639c6
 Create Date: 2026-11-25 18:38:59.293728+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b29406883c42"
-down_revision: str | None = "e561ce6fb754"
+down_revision: str | None = "c2ddcf3639c6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.channels.backends.base import ChannelsBackend
@@ -49,11 +49,32 @@ class BoundedSubscriber(Subscriber):
         return accepted
 
 
+class SerialRedisPubSubBackend(RedisChannelsPubSubBackend):
+    """Channels' Redis pub/sub backend, with subscribe and unsubscribe taking turns.
+
+    redis-py's `PubSub.connect()` checks for a connection, then awaits one: a burst of concurrent
+    first subscribes (clients reconnecting after a restart) each open a connection of their own
+    and subscribe on it, and only the last is kept, so the others never hear a thing (measured:
+    49 of 50 channels silent). One at a time, the first connects and the rest reuse it."""
+
+    def __init__(self, *, redis: Redis, key_prefix: str) -> None:
+        super().__init__(redis=redis, key_prefix=key_prefix)
+        self._turns = asyncio.Lock()
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        async with self._turns:
+            await super().subscribe(channels)
+
+    async def unsubscribe(self, channels: Iterable[str]) -> None:
+        async with self._turns:
+            await super().unsubscribe(channels)
+
+
 def channels_plugin(redis_url: str | None) -> ChannelsPlugin:
     backend: ChannelsBackend = (
         MemoryChannelsBackend()
         if redis_url is None
-        else RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url), key_prefix="CHAT_MEDIA")
+        else SerialRedisPubSubBackend(redis=Redis.from_url(redis_url), key_prefix="CHAT_MEDIA")
     )
     return ChannelsPlugin(
         backend=backend,

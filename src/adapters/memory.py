@@ -10,10 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from application.events import Event, Logged
-from application.ports import OpenFile, StagedFile
+from application.ports import Clock, OpenFile, StagedFile
 from domain.attachment import Attachment
 from domain.conversation import Conversation, ConversationKind, Message
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, FileTooLarge, NotFound
+from domain.resumable import UploadSession
 
 
 @dataclass
@@ -25,6 +26,7 @@ class MemoryDatabase:
     messages: dict[uuid.UUID, Message] = field(default_factory=dict)
     attachments: dict[uuid.UUID, Attachment] = field(default_factory=dict)
     events: list[Logged] = field(default_factory=list)
+    uploads: dict[uuid.UUID, UploadSession] = field(default_factory=dict)
 
 
 class InMemoryConversationRepository:
@@ -96,7 +98,7 @@ class InMemoryAttachmentRepository:
         self._db = db
 
     async def add(self, attachment: Attachment) -> None:
-        if attachment.message_id not in self._db.messages:
+        if attachment.message_id is not None and attachment.message_id not in self._db.messages:
             raise NotFound("No such message.")
         self._db.attachments[attachment.id] = attachment
 
@@ -116,6 +118,22 @@ class InMemoryAttachmentRepository:
     async def delete(self, attachment_id: uuid.UUID) -> None:
         self._db.attachments.pop(attachment_id, None)
 
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        for attachment_id in attachment_ids:  # re-inserted so that the dict's order is upload order
+            attachment = self._db.attachments.pop(attachment_id)
+            self._db.attachments[attachment_id] = replace(attachment, message_id=message_id)
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        return sum(a.size for a in self._db.attachments.values() if a.uploader_id == uploader_id)
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
+        old = [a for a in self._db.attachments.values() if a.message_id is None and a.created_at < cutoff]
+        return old[:limit]
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        wanted = set(filenames)
+        return frozenset(n for a in self._db.attachments.values() for n in a.stored_names if n in wanted)
+
 
 class InMemoryEventLog:
     def __init__(self, db: MemoryDatabase) -> None:
@@ -134,6 +152,26 @@ class InMemoryEventLog:
         return len(self._db.events)
 
 
+class InMemoryUploadSessionRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, session: UploadSession) -> None:
+        self._db.uploads[session.id] = session
+
+    async def get(self, session_id: uuid.UUID) -> UploadSession | None:
+        return self._db.uploads.get(session_id)
+
+    async def finish(self, session_id: uuid.UUID, attachment_id: uuid.UUID) -> None:
+        self._db.uploads[session_id] = replace(self._db.uploads[session_id], attachment_id=attachment_id)
+
+    async def delete(self, session_id: uuid.UUID) -> None:
+        self._db.uploads.pop(session_id, None)
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[UploadSession]:
+        return [s for s in self._db.uploads.values() if s.expires_at <= now][:limit]
+
+
 class InMemoryUnitOfWork:
     def __init__(self, db: MemoryDatabase) -> None:
         self._committed = db
@@ -146,11 +184,13 @@ class InMemoryUnitOfWork:
             messages=dict(self._committed.messages),
             attachments=dict(self._committed.attachments),
             events=list(self._committed.events),
+            uploads=dict(self._committed.uploads),
         )
         self.conversations = InMemoryConversationRepository(self._working)
         self.messages = InMemoryMessageRepository(self._working)
         self.attachments = InMemoryAttachmentRepository(self._working)
         self.events = InMemoryEventLog(self._working)
+        self.uploads = InMemoryUploadSessionRepository(self._working)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -245,6 +285,61 @@ class InMemoryFileStore:
 
     async def check(self) -> None:
         return None
+
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        return [name for name, (_, written) in self.files.items() if written < cutoff][:limit]
+
+
+class InMemoryPartialStore:
+    """Resumable uploads' bytes in memory, each with when it was last written (by `clock`)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.parts: dict[uuid.UUID, tuple[bytearray, datetime]] = {}
+        self._clock = clock or SystemClock()
+        self._busy: set[uuid.UUID] = set()
+
+    async def append(
+        self, upload_id: uuid.UUID, offset: int, chunks: AsyncIterator[bytes], limit: int
+    ) -> int:
+        if upload_id in self._busy:
+            raise Conflict("Another request is appending to this upload.")
+        data, _ = self.parts.get(upload_id, (bytearray(), self._clock.now()))
+        if len(data) != offset:
+            raise Conflict(f"The upload is at offset {len(data)}, not {offset}.")
+        self._busy.add(upload_id)
+        try:
+            received = bytearray()
+            try:
+                async for chunk in chunks:
+                    received += chunk
+                    if offset + len(received) > limit:
+                        raise FileTooLarge(f"The upload would pass its announced length of {limit:,} bytes.")
+            except FileTooLarge:
+                raise
+            except BaseException:
+                self._keep(upload_id, data + received)  # what came before the error is kept
+                raise
+            self._keep(upload_id, data + received)
+            return offset + len(received)
+        finally:
+            self._busy.discard(upload_id)
+
+    def _keep(self, upload_id: uuid.UUID, data: bytearray) -> None:
+        self.parts[upload_id] = (data, self._clock.now())
+
+    async def length(self, upload_id: uuid.UUID) -> int:
+        return len(self.parts.get(upload_id, (b"",))[0])
+
+    async def read(self, upload_id: uuid.UUID) -> AsyncIterator[bytes]:
+        data = bytes(self.parts.get(upload_id, (b"",))[0])
+        for at in range(0, len(data), 1 << 16):
+            yield data[at : at + (1 << 16)]
+
+    async def delete(self, upload_id: uuid.UUID) -> None:
+        self.parts.pop(upload_id, None)
+
+    async def written_before(self, cutoff: datetime, limit: int) -> Sequence[uuid.UUID]:
+        return [i for i, (_, written) in self.parts.items() if written < cutoff][:limit]
 
 
 class RecordingBroadcaster:

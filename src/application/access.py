@@ -38,8 +38,14 @@ async def message_in_conversation(
 
 
 async def visible_attachment(uow: UnitOfWork, attachment: Attachment | None, user_id: str) -> Attachment:
+    """The attachment, when the user may see it: a draft its uploader alone, an attached file the
+    members of its conversation; NotFound otherwise (the same answer as for an unknown id)."""
     if attachment is None:
         raise NotFound("No such file.")
+    if attachment.message_id is None:
+        if attachment.uploader_id != user_id:
+            raise NotFound("No such file.")
+        return attachment
     try:
         await visible_message(uow, attachment.message_id, user_id)
     except NotFound:

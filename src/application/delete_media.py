@@ -20,7 +20,7 @@ class DeleteMedia:
 class DeleteMediaHandler:
     """Rules: members see it, only its uploader deletes it (403 for the others); when it was the
     message's last, `has_media` turns false. Row first (commit), then the file and its thumbnail,
-    then the event."""
+    then the event. A draft is its uploader's alone: deleting it tells no one."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster, clock: Clock
@@ -38,16 +38,22 @@ class DeleteMediaHandler:
             if attachment.uploader_id != command.user_id:
                 raise Forbidden("Only the uploader of a file may delete it.")
             await uow.attachments.delete(attachment.id)
-            has_media = await uow.attachments.count_for_message(attachment.message_id) > 0
+            message_id = attachment.message_id
+            if message_id is None:
+                await uow.commit()
+                for name in attachment.stored_names:
+                    await self._files.delete(name)
+                return
+            has_media = await uow.attachments.count_for_message(message_id) > 0
             if not has_media:
-                await uow.messages.set_has_media(attachment.message_id, False)
-            _, conversation = await message_in_conversation(uow, attachment.message_id, command.user_id)
+                await uow.messages.set_has_media(message_id, False)
+            _, conversation = await message_in_conversation(uow, message_id, command.user_id)
             seq = await uow.conversations.advance(conversation.id, self._clock.now())
             logged = await uow.events.append(
                 MediaDeleted(
                     conversation_id=conversation.id,
                     seq=seq,
-                    message_id=attachment.message_id,
+                    message_id=message_id,
                     media_id=attachment.id,
                     has_media=has_media,
                 )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from application.access import message_in_conversation, visible_conversation
+from application.access import message_in_conversation, visible_attachment, visible_conversation
 from application.events import MessageCreated, MessageDeleted
-from application.ports import Broadcaster, Clock, FileStore, UnitOfWorkFactory
-from domain.conversation import Message, new_message
-from domain.errors import InvalidInput
+from application.ports import Broadcaster, Clock, FileStore, UnitOfWork, UnitOfWorkFactory
+from application.queries import MessageWithMedia
+from domain.attachment import Attachment
+from domain.conversation import new_message
+from domain.errors import Conflict, Forbidden, InvalidInput
+from domain.policy import MAX_FILES_PER_MESSAGE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,25 +24,27 @@ class PostMessage:
 
 
 class PostMessageHandler:
-    """Rules: members only; a message says something (text now, files through the upload route
-    after it); it takes the conversation's next sequence number; members hear of it after commit."""
+    """Rules: members only; a message says something: text, or the sender's drafts named in
+    `attachment_ids` (at most ten), which join it in the same transaction. A file the sender can
+    see but did not upload is refused (403), one of theirs already attached too (409); one they
+    cannot see (another user's draft included) is not found (404); nothing changes on refusal. It takes the
+    conversation's next sequence number; members hear of it once, whole, after commit."""
 
     def __init__(self, uow: UnitOfWorkFactory, broadcaster: Broadcaster, clock: Clock) -> None:
         self._uow = uow
         self._broadcaster = broadcaster
         self._clock = clock
 
-    async def __call__(self, command: PostMessage) -> Message:
-        if command.attachment_ids:
-            raise InvalidInput(
-                "attachment_ids names draft uploads, which this service does not keep yet: "
-                "post the message, then upload its files with its message_id."
-            )
-        if not command.content.strip():
-            raise InvalidInput("A message needs some content.")
+    async def __call__(self, command: PostMessage) -> MessageWithMedia:
+        draft_ids = list(dict.fromkeys(command.attachment_ids))  # each once, in the order given
+        if len(draft_ids) > MAX_FILES_PER_MESSAGE:
+            raise InvalidInput(f"A message takes at most {MAX_FILES_PER_MESSAGE} files.")
+        if not command.content.strip() and not draft_ids:
+            raise InvalidInput("A message needs some content or some files.")
         now = self._clock.now()
         async with self._uow() as uow:
             conversation = await visible_conversation(uow, command.conversation_id, command.sender_id)
+            drafts = [await _own_draft(uow, draft_id, command.sender_id) for draft_id in draft_ids]
             seq = await uow.conversations.advance(conversation.id, now)
             message = new_message(
                 conversation_id=conversation.id,
@@ -48,13 +53,30 @@ class PostMessageHandler:
                 content=command.content,
                 now=now,
             )
+            attachments = [replace(draft, message_id=message.id) for draft in drafts]
+            if attachments:
+                message = replace(message, has_media=True)
             await uow.messages.add(message)
+            await uow.attachments.attach(draft_ids, message.id)
             logged = await uow.events.append(
-                MessageCreated(conversation_id=conversation.id, seq=seq, message=message, attachments=())
+                MessageCreated(
+                    conversation_id=conversation.id, seq=seq, message=message, attachments=attachments
+                )
             )
             await uow.commit()
         await self._broadcaster.publish(logged, conversation.member_ids)
-        return message
+        return MessageWithMedia(message=message, attachments=attachments)
+
+
+async def _own_draft(uow: UnitOfWork, draft_id: uuid.UUID, sender_id: str) -> Attachment:
+    # What the sender may not see (another user's draft, a file of a conversation they are not
+    # in) is answered as an unknown id would be; what they see but may not send, with 403 or 409.
+    draft = await visible_attachment(uow, await uow.attachments.get(draft_id), sender_id)
+    if draft.uploader_id != sender_id:
+        raise Forbidden(f"Upload {draft_id} is another user's: only its uploader may send it.")
+    if draft.message_id is not None:
+        raise Conflict(f"Upload {draft_id} is already attached to a message.")
+    return draft
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,7 @@ from application.events import Event, Logged
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 from domain.policy import Admission
+from domain.resumable import UploadSession
 
 
 class ConversationRepository(Protocol):
@@ -76,6 +77,20 @@ class AttachmentRepository(Protocol):
 
     async def delete(self, attachment_id: uuid.UUID) -> None: ...
 
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        """Makes these drafts the message's attachments, in the order given."""
+        ...
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        """The total size of the user's stored files, drafts included."""
+        ...
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]: ...
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        """Which of these names a row names: as its file, or as its thumbnail when it has one."""
+        ...
+
 
 class EventLog(Protocol):
     """The events, written in the transaction of the change they announce (so an event is logged
@@ -100,6 +115,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     attachments: AttachmentRepository
     events: EventLog
+    uploads: UploadSessionRepository
 
     async def commit(self) -> None: ...
 
@@ -159,6 +175,10 @@ class FileStore(Protocol):
 
     async def check(self) -> None:
         """Raises StorageUnavailable when the store cannot be written."""
+        ...
+
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        """Names of published files last written before `cutoff` (at most `limit`), for the sweeper."""
         ...
 
 
@@ -223,3 +243,54 @@ class Broadcaster(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class UploadSessionRepository(Protocol):
+    """The resumable uploads' sessions. The bytes received so far are the PartialStore's."""
+
+    async def add(self, session: UploadSession) -> None: ...
+
+    async def get(self, session_id: uuid.UUID) -> UploadSession | None: ...
+
+    async def finish(self, session_id: uuid.UUID, attachment_id: uuid.UUID) -> None:
+        """Records the attachment the upload became."""
+        ...
+
+    async def delete(self, session_id: uuid.UUID) -> None:
+        """A missing session is not an error."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[UploadSession]:
+        """At most `limit` sessions whose `expires_at` is not after `now`."""
+        ...
+
+
+class PartialStore(Protocol):
+    """The bytes of resumable uploads in progress, one growing file per session. Its length is the
+    upload's offset: what it holds is durable once `append` returned."""
+
+    async def append(
+        self, upload_id: uuid.UUID, offset: int, chunks: AsyncIterator[bytes], limit: int
+    ) -> int:
+        """Appends the chunks and returns the new length, synced to disk. Raises Conflict when the
+        length is not `offset` (a missing upload has length 0) or another append to it is running;
+        FileTooLarge, keeping none of this append, when the length would pass `limit`. When the
+        chunks end in an error (the client went away), what came is kept and synced, and the
+        error passes on."""
+        ...
+
+    async def length(self, upload_id: uuid.UUID) -> int:
+        """What was received so far; 0 for an unknown upload."""
+        ...
+
+    def read(self, upload_id: uuid.UUID) -> AsyncIterator[bytes]:
+        """The bytes received, in order, in chunks."""
+        ...
+
+    async def delete(self, upload_id: uuid.UUID) -> None:
+        """A missing upload is not an error."""
+        ...
+
+    async def written_before(self, cutoff: datetime, limit: int) -> Sequence[uuid.UUID]:
+        """At most `limit` uploads last written before `cutoff`, for the sweeper."""
+        ...

@@ -45,7 +45,7 @@ class ChatQueries:
             await visible_conversation(uow, conversation_id, user_id)
             page = await uow.messages.list_page(conversation_id, before=before, limit=limit)
             attachments = await uow.attachments.list_for_messages([m.id for m in page if m.has_media])
-        by_message: dict[uuid.UUID, list[Attachment]] = {}
+        by_message: dict[uuid.UUID | None, list[Attachment]] = {}
         for attachment in attachments:
             by_message.setdefault(attachment.message_id, []).append(attachment)
         return [MessageWithMedia(message=m, attachments=by_message.get(m.id, [])) for m in page]

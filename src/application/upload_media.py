@@ -27,10 +27,9 @@ from application.ports import (
 from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.content_checks import BodyCheck, body_check_for
 from domain.conversation import Conversation, Message
-from domain.errors import FileTooLarge, InvalidInput, MalformedUpload
-from domain.policy import SNIFF_WINDOW, Admission, MediaPolicy, display_name
+from domain.errors import FileTooLarge, InvalidInput, MalformedUpload, QuotaExceeded
+from domain.policy import MAX_FILES_PER_MESSAGE, SNIFF_WINDOW, Admission, MediaPolicy, display_name
 
-MAX_FILES_PER_UPLOAD = 10
 _WRITE_BATCH = 1 << 20  # bytes gathered before one hop to a worker thread (hash, checks, write)
 
 log = logging.getLogger(__name__)
@@ -68,9 +67,13 @@ class _Received:
 
 class UploadMediaHandler:
     """Rules:
-    - one to ten `file` parts and a `message_id`; only the message's sender may attach to it;
+    - one to ten `file` parts and an optional `message_id`; only the message's sender may attach
+      to it; without one, the files are the uploader's drafts, seen by the uploader alone until a
+      message names them (nobody is told of a draft);
     - each file: an allowed extension, a signature that agrees with it, a body that stays what it
       claimed, at most `policy.max_upload_size` bytes, counted as they arrive (413 at the byte);
+    - the uploader's stored bytes, drafts included, stay within `policy.storage_quota` (413, counted
+      as the bytes arrive and checked again in the transaction);
     - each file is processed by its kind's processor once all have arrived (metadata removed,
       orientation applied, a thumbnail made); what is stored, hashed and served is its result, and
       a file over the pixel or frame budget is refused like one over the size cap;
@@ -100,6 +103,7 @@ class UploadMediaHandler:
 
     async def __call__(self, command: UploadMedia) -> Sequence[Attachment]:
         message: Message | None = None
+        quota_left: int | None = None
         async with AsyncExitStack() as staging:
             received: list[_Received] = []
             async for part in command.parts:
@@ -110,19 +114,32 @@ class UploadMediaHandler:
                         async with self._uow() as uow:
                             message, _ = await _attachable(uow, _message_id(part.value), command.uploader_id)
                     continue
-                if len(received) == MAX_FILES_PER_UPLOAD:
-                    raise InvalidInput(f"At most {MAX_FILES_PER_UPLOAD} files go in one upload.")
+                if len(received) == MAX_FILES_PER_MESSAGE:
+                    raise InvalidInput(f"At most {MAX_FILES_PER_MESSAGE} files go in one upload.")
+                if not received:
+                    quota_left = await self._quota_left(command.uploader_id)
                 staged = await staging.enter_async_context(self._files.stage())
-                received.append(await self._receive(part, staged))
+                item = await self._receive(part, staged, quota_left)
+                received.append(item)
+                if quota_left is not None:
+                    quota_left -= item.size
             if not received:
                 raise MalformedUpload("The upload holds no 'file' part.")
-            if message is None:
-                raise InvalidInput("message_id is required: the message the files belong to.")
             for item in received:
                 await self._process(item, staging)
             return await self._commit(message, command.uploader_id, received)
 
-    async def _receive(self, part: FilePart, staged: StagedFile) -> _Received:
+    async def _quota_left(self, uploader_id: str) -> int | None:
+        quota = self._policy.storage_quota
+        if quota is None:
+            return None
+        async with self._uow() as uow:
+            left = quota - await uow.attachments.bytes_stored_by(uploader_id)
+        if left <= 0:
+            raise QuotaExceeded(_quota_sentence(quota))
+        return left
+
+    async def _receive(self, part: FilePart, staged: StagedFile, quota_left: int | None) -> _Received:
         self._policy.extension_of(part.original_name)  # an .exe is refused before its first byte
         limit = self._policy.max_upload_size
         digest = hashlib.sha256()
@@ -142,6 +159,8 @@ class UploadMediaHandler:
             size += len(chunk)
             if size > limit:
                 raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
+            if quota_left is not None and size > quota_left:
+                raise QuotaExceeded(_quota_sentence(self._policy.storage_quota))
             pending += chunk
             if admission is None and len(pending) >= SNIFF_WINDOW:
                 admission, check = self._admit(part.original_name, bytes(pending[:SNIFF_WINDOW]))
@@ -185,7 +204,7 @@ class UploadMediaHandler:
         return admission, body_check_for(admission.extension, admission.kind)
 
     async def _commit(
-        self, message: Message, uploader_id: str, received: list[_Received]
+        self, message: Message | None, uploader_id: str, received: list[_Received]
     ) -> list[Attachment]:
         now = self._clock.now()
         attachments = []
@@ -194,7 +213,7 @@ class UploadMediaHandler:
             attachments.append(
                 Attachment(
                     id=attachment_id,
-                    message_id=message.id,
+                    message_id=None if message is None else message.id,
                     uploader_id=uploader_id,
                     filename=stored_name(attachment_id, item.admission.extension),
                     original_name=display_name(item.original_name, item.admission.extension),
@@ -219,6 +238,16 @@ class UploadMediaHandler:
                     await item.thumbnail.publish(thumbnail_name(attachment.id))
                     published.append(thumbnail_name(attachment.id))
             async with self._uow() as uow:
+                quota = self._policy.storage_quota
+                if quota is not None:  # again in the transaction: other uploads may have landed
+                    stored = await uow.attachments.bytes_stored_by(uploader_id)
+                    if stored + sum(a.size for a in attachments) > quota:
+                        raise QuotaExceeded(_quota_sentence(quota))
+                if message is None:
+                    for attachment in attachments:
+                        await uow.attachments.add(attachment)
+                    await uow.commit()
+                    return attachments  # drafts: nobody is told until a message names them
                 # Checked again inside the transaction: the message may have gone meanwhile.
                 current, conversation = await _attachable(uow, message.id, uploader_id)
                 for attachment in attachments:
@@ -269,3 +298,7 @@ def _message_id(value: str) -> uuid.UUID:
         return uuid.UUID(value.strip())
     except ValueError:
         raise InvalidInput("message_id must be a UUID.") from None
+
+
+def _quota_sentence(quota: int | None) -> str:
+    return f"This upload would pass your storage quota of {quota:,} bytes: delete some files first."

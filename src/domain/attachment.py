@@ -22,7 +22,7 @@ class MediaKind(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attachment:
     id: uuid.UUID
-    message_id: uuid.UUID
+    message_id: uuid.UUID | None  # None: a draft, seen by its uploader alone until a message names it
     uploader_id: str
     filename: str  # the stored name, "<uuid>.<ext>": the only name the store knows
     original_name: str  # cleaned, for display and Content-Disposition only
@@ -37,6 +37,10 @@ class Attachment:
     duration_s: float | None = None  # videos
     blurhash: str | None = None  # a few bytes a client paints before it asks for anything
     thumbnail_sha256: str | None = None  # set when a thumbnail is stored under `thumbnail_name(id)`
+
+    @property
+    def is_draft(self) -> bool:
+        return self.message_id is None
 
     @property
     def extension(self) -> str:
@@ -67,6 +71,14 @@ def stored_name(attachment_id: uuid.UUID, extension: str) -> str:
 def thumbnail_name(attachment_id: uuid.UUID) -> str:
     """The name an attachment's thumbnail is stored under, beside the file."""
     return f"{attachment_id}.thumb.{THUMBNAIL_EXTENSION}"
+
+
+def thumbnail_owner(name: str) -> uuid.UUID | None:
+    """The attachment id a thumbnail's stored name belongs to; None for any other name."""
+    stem, _, rest = name.partition(".")
+    if rest != f"thumb.{THUMBNAIL_EXTENSION}" or not is_stored_name(name):
+        return None
+    return uuid.UUID(stem)
 
 
 def is_stored_name(name: str) -> bool:

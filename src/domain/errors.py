@@ -42,5 +42,9 @@ class UploadAborted(MediaError):
     """The client went away or stalled before the upload finished; nothing is kept."""
 
 
+class QuotaExceeded(MediaError):
+    """The uploader's stored files would pass their storage quota; nothing of the upload is kept."""
+
+
 class StorageUnavailable(MediaError):
     """The file store or the database did not answer; retrying later may work."""

@@ -23,6 +23,7 @@ MAX_IMAGE_FRAMES = 1_000
 MAX_ANIMATION_PIXELS = 500_000_000  # e.g. 240 frames of 1920 x 1080
 SNIFF_WINDOW = 8192  # enough for every signature below, OOXML's "word/" entry included
 MAX_DISPLAY_NAME = 255
+MAX_FILES_PER_MESSAGE = 10  # files one upload carries, and files one message holds
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "bmp")
 DOCUMENT_EXTENSIONS = ("pdf", "doc", "docx", "txt", "zip", "rar")
@@ -95,6 +96,7 @@ class MediaPolicy:
     """Which extensions are allowed, as which kind, and how large a file may be."""
 
     max_upload_size: int = MAX_UPLOAD_SIZE
+    storage_quota: int | None = None  # bytes one user may keep stored, drafts included; None: no limit
     kinds: Mapping[str, MediaKind] = field(
         default_factory=lambda: _kinds(IMAGE_EXTENSIONS, DOCUMENT_EXTENSIONS, VIDEO_EXTENSIONS)
     )
@@ -107,6 +109,7 @@ class MediaPolicy:
         cls,
         *,
         max_upload_size: int = MAX_UPLOAD_SIZE,
+        storage_quota: int | None = None,
         images: Iterable[str] = IMAGE_EXTENSIONS,
         documents: Iterable[str] = DOCUMENT_EXTENSIONS,
         videos: Iterable[str] = VIDEO_EXTENSIONS,
@@ -116,10 +119,13 @@ class MediaPolicy:
     ) -> MediaPolicy:
         if max_upload_size < 1:
             raise ValueError("the upload cap must be at least one byte")
+        if storage_quota is not None and storage_quota < 1:
+            raise ValueError("the storage quota must be at least one byte")
         if min(max_image_pixels, max_image_frames, max_animation_pixels) < 1:
             raise ValueError("the image budgets must be at least one")
         return cls(
             max_upload_size=max_upload_size,
+            storage_quota=storage_quota,
             kinds=_kinds(images, documents, videos),
             max_image_pixels=max_image_pixels,
             max_image_frames=max_image_frames,

@@ -5,10 +5,14 @@ Nothing is built at import time; `app_from_env()` is the factory the ASGI server
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
+import anyio
 from litestar import Litestar, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -16,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.broadcast import ChannelsBroadcaster, channels_plugin
 from adapters.files.local import LocalFileStore
+from adapters.files.partials import LocalPartialStore
 from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.memory import SystemClock
@@ -25,6 +30,7 @@ from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.tokens import JwtVerifier
 from adapters.video_ffmpeg import FfmpegVideoProcessor
 from application.ports import Broadcaster, FileStore
+from application.sweep import SweepHandler, SweepReport
 from domain.attachment import MediaKind
 from domain.errors import StorageUnavailable
 from entrypoints.di import build_use_cases, dependencies
@@ -32,11 +38,14 @@ from entrypoints.http.auth import bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
+from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
+from entrypoints.http.tus import TusController, tus_resumable_header
 from entrypoints.settings import Settings, load_settings
 from entrypoints.ws import SocketHub, events_socket
 from entrypoints.ws_events import render
 
 log = logging.getLogger(__name__)
+RESUMABLE_DIR = ".resumable"  # under UPLOAD_DIR: the bytes of resumable uploads in progress
 
 
 def create_app(
@@ -66,6 +75,7 @@ def create_app(
     use_cases = build_use_cases(
         uow=SqlUnitOfWorkFactory(session_maker(engine)),
         files=store,
+        partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
         sniffer=FiletypeSniffer(),
         broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
         policy=settings.policy,
@@ -74,18 +84,36 @@ def create_app(
             MediaKind.IMAGE: PillowImageProcessor(settings.policy, workers),
             MediaKind.VIDEO: videos,
         },
+        draft_ttl=timedelta(seconds=settings.draft_ttl),
+        orphan_grace=timedelta(seconds=settings.orphan_grace),
+        resumable_ttl=timedelta(seconds=settings.resumable_ttl),
     )
     hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        hub.close_on_signal()
         if local_store is not None:
             removed = await local_store.recover()
             if removed:
                 log.info("removed %d partial upload(s) left by a crash", removed)
+        # A task of its own, not a task group: a cancel scope must not span the lifespan's yield.
+        sweeping = (
+            asyncio.create_task(sweep_every(use_cases.sweep, settings.sweep_interval))
+            if settings.sweep_interval > 0
+            else None
+        )
+        # What start-up built lives as long as the process: out of the collector's sight, a full
+        # collection walks only what requests and sockets made (the fan-out bench saw 0.3-0.5 s
+        # full collections under 1,000 sockets).
+        gc.freeze()
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeping
             await hub.close_all()
             await engine.dispose()
 
@@ -99,15 +127,24 @@ def create_app(
         return {"status": "ok"}
 
     return Litestar(
-        route_handlers=[health, ConversationController, MessageController, MediaController, events_socket],
+        route_handlers=[
+            health,
+            ConversationController,
+            MessageController,
+            MediaController,
+            TusController,
+            events_socket,
+        ],
         dependencies={
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
         },
         plugins=[channels],
-        middleware=[bearer_auth(verifier)],
+        middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
+        stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[tus_resumable_header],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Chat media service",
@@ -121,6 +158,47 @@ def create_app(
             security=[{"BearerToken": []}],
         ),
     )
+
+
+async def sweep_once(settings: Settings) -> SweepReport:
+    """One sweep over the configured database and store, for `chat-media sweep`."""
+    engine = create_engine(settings.database_url)
+    try:
+        store = LocalFileStore(settings.upload_dir)
+        await store.recover()
+        sweep = SweepHandler(
+            SqlUnitOfWorkFactory(session_maker(engine)),
+            store,
+            SystemClock(),
+            draft_ttl=timedelta(seconds=settings.draft_ttl),
+            orphan_grace=timedelta(seconds=settings.orphan_grace),
+            partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
+            upload_ttl=timedelta(seconds=settings.resumable_ttl),
+        )
+        return await sweep()
+    finally:
+        await engine.dispose()
+
+
+async def sweep_every(sweep: SweepHandler, interval: float) -> None:
+    """The periodic sweep, first at start-up (what a crash left): every instance runs it; removals
+    are idempotent and the grace period keeps uploads in flight safe."""
+    while True:
+        try:
+            report = await sweep()
+        except StorageUnavailable as exc:
+            log.warning("the sweep could not run: %s", exc)
+        except Exception:  # a bug in one sweep must not stop the next ones, nor the service
+            log.exception("the sweep failed")
+        else:
+            if report.drafts or report.orphans or report.uploads:
+                log.info(
+                    "swept %d stale draft(s), %d orphan file(s) and %d expired resumable upload(s)",
+                    report.drafts,
+                    report.orphans,
+                    report.uploads,
+                )
+        await anyio.sleep(interval)
 
 
 def app_from_env() -> Litestar:

@@ -1,4 +1,4 @@
-"""`chat-media serve | migrate | token USER`: what an operator or a developer runs."""
+"""`chat-media serve | migrate | token USER | sweep`: what an operator or a developer runs."""
 
 from __future__ import annotations
 
@@ -50,10 +50,11 @@ def _serve(args: argparse.Namespace) -> None:
         base = f"http://{host}:{port}"
         print(f"\nA development token for user '{args.user}' (valid 24 h):\n  {token}\n")
         print(DEMO.replace("{base}", base).replace("{token}", token))
-    from granian import Granian
     from granian.constants import Interfaces
 
-    Granian(
+    from entrypoints.server import GracefulGranian
+
+    GracefulGranian(
         "entrypoints.app:app_from_env",
         factory=True,
         interface=Interfaces.ASGI,
@@ -85,6 +86,20 @@ def _token(args: argparse.Namespace) -> None:
     )
 
 
+def _sweep(_: argparse.Namespace) -> None:
+    import asyncio
+
+    from entrypoints.app import sweep_once
+
+    settings = load_settings()
+    report = asyncio.run(sweep_once(settings))
+    print(
+        f"Removed {report.drafts} draft(s) older than {settings.draft_ttl:g} s and "
+        f"{report.orphans} file(s) no row named (older than {settings.orphan_grace:g} s) and "
+        f"{report.uploads} resumable upload(s) past their expiry."
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="chat-media", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("user")
     token.add_argument("--ttl", type=int, default=86_400, help="seconds the token stays valid")
     token.set_defaults(run=_token)
+    sweep = commands.add_parser(
+        "sweep", help="remove stale drafts, files no row names and expired resumable uploads, then report"
+    )
+    sweep.set_defaults(run=_sweep)
     args = parser.parse_args(argv)
     try:
         args.run(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 
 from litestar.di import Provide
 
@@ -16,10 +17,13 @@ from application.ports import (
     ContentSniffer,
     FileStore,
     MediaProcessor,
+    PartialStore,
     UnitOfWorkFactory,
 )
 from application.queries import ChatQueries
+from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
+from application.sweep import SweepHandler
 from application.upload_media import UploadMediaHandler
 from domain.attachment import MediaKind
 from domain.policy import MediaPolicy
@@ -36,28 +40,45 @@ class UseCases:
     serve_thumbnail: ServeThumbnailHandler
     delete_media: DeleteMediaHandler
     queries: ChatQueries
+    sweep: SweepHandler
+    resumable_uploads: ResumableUploads
 
 
 def build_use_cases(
     *,
     uow: UnitOfWorkFactory,
     files: FileStore,
+    partials: PartialStore,
     sniffer: ContentSniffer,
     broadcaster: Broadcaster,
     policy: MediaPolicy,
     clock: Clock,
     processors: Mapping[MediaKind, MediaProcessor],
+    draft_ttl: timedelta = timedelta(days=1),
+    orphan_grace: timedelta = timedelta(hours=1),
+    resumable_ttl: timedelta = timedelta(days=1),
 ) -> UseCases:
+    upload_media = UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock, processors)
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),
         post_message=PostMessageHandler(uow, broadcaster, clock),
         delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
-        upload_media=UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock, processors),
+        upload_media=upload_media,
         serve_media=ServeMediaHandler(uow, files),
         serve_thumbnail=ServeThumbnailHandler(uow, files),
         delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
         queries=ChatQueries(uow),
+        sweep=SweepHandler(
+            uow,
+            files,
+            clock,
+            draft_ttl=draft_ttl,
+            orphan_grace=orphan_grace,
+            partials=partials,
+            upload_ttl=resumable_ttl,
+        ),
+        resumable_uploads=ResumableUploads(uow, partials, upload_media, policy, clock, ttl=resumable_ttl),
     )
 
 

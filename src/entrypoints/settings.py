@@ -45,6 +45,11 @@ class Settings:
     jwt_audience: str | None = None
     upload_idle_timeout: float = 30.0
     redis_url: str | None = None  # set: WebSocket events cross processes through Redis pub/sub
+    draft_ttl: float = 86_400.0  # seconds a draft is kept unsent
+    orphan_grace: float = 3_600.0  # seconds before a file no row names counts as forgotten
+    sweep_interval: float = 600.0  # seconds between sweeps in the service; 0: only `chat-media sweep`
+    upload_rate: int = 60  # uploads per user per minute (429 past it); 0: no limit
+    resumable_ttl: float = 86_400.0  # seconds a resumable upload may take, from its creation
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     media_workers: int | None = None  # files processed at once; None: one fewer than the cores
     media_timeout: float = 20.0  # seconds ffprobe and ffmpeg get for one video
@@ -85,6 +90,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     if environment not in ("development", "production"):
         raise SettingsError(f"APP_ENV must be 'development' or 'production', not '{environment}'.")
     # Read before the lists, so that a bad number is named as itself, not as a bad list.
+    quota = number("STORAGE_QUOTA", 0, 0)
     sizes = {
         "max_upload_size": number("MAX_UPLOAD_SIZE", MAX_UPLOAD_SIZE, 1),
         "max_image_pixels": number("MAX_IMAGE_PIXELS", MAX_IMAGE_PIXELS, 1),
@@ -93,6 +99,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     }
     try:
         policy = MediaPolicy.from_lists(
+            storage_quota=quota or None,
             images=extensions("IMAGE_EXTENSIONS", IMAGE_EXTENSIONS),
             documents=extensions("DOCUMENT_EXTENSIONS", DOCUMENT_EXTENSIONS),
             videos=extensions("VIDEO_EXTENSIONS", VIDEO_EXTENSIONS),
@@ -134,6 +141,11 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         jwt_audience=text("JWT_AUDIENCE"),
         upload_idle_timeout=float(number("UPLOAD_IDLE_TIMEOUT", 30, 1)),
         redis_url=redis_url,
+        draft_ttl=float(number("DRAFT_TTL", 86_400, 1)),
+        orphan_grace=float(number("ORPHAN_GRACE", 3_600, 60)),
+        sweep_interval=float(number("SWEEP_INTERVAL", 600, 0)),
+        upload_rate=number("UPLOAD_RATE", 60, 0),
+        resumable_ttl=float(number("RESUMABLE_TTL", 86_400, 60)),
         policy=policy,
         media_workers=number("MEDIA_WORKERS", 0, 0) or None,
         media_timeout=float(number("MEDIA_TIMEOUT", 20, 1)),

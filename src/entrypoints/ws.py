@@ -7,16 +7,19 @@ contract's close code 4401 (a refusal before accept reaches browsers as a bare H
   most `REPLAY_LIMIT`; past that the client is told to reload history: 4409), then live events.
   The subscription starts before the replay, so nothing falls between the two; a live event the
   replay already sent is skipped by its cursor.
-- A socket whose queue overflows (`SOCKET_BACKLOG`), or that does not take a frame within
-  `SEND_TIMEOUT`, is closed with 4008 and a sentence, never waited for.
+- A socket whose queue overflows (`SOCKET_BACKLOG`), or that does not take the `ready` frame, a
+  replayed event or a ping within `SEND_TIMEOUT`, is closed with 4008 and a sentence, never
+  waited for.
 - `ping` every `HEARTBEAT` seconds: a peer that is gone fails the send and is dropped.
 - The token's expiry closes the socket (4401); shutting the service down closes it with 1001.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +44,8 @@ WS_PATH = "/api/v1/ws"
 HEARTBEAT = 25.0
 SEND_TIMEOUT = 10.0
 REPLAY_LIMIT = 1000
+SHUTDOWN_GRACE = 1.0  # seconds the sockets get to be closed before the server stops
+CLOSE_SOCKETS_SIGNAL = signal.SIGUSR1
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_BAD_REQUEST = 4400
@@ -57,11 +62,26 @@ class SocketHub:
     verifier: JwtVerifier
     queries: ChatQueries
     open_sockets: set[WebSocket] = field(default_factory=set)  # type: ignore[type-arg]
+    _closing: asyncio.Future[None] | None = None
 
     async def close_all(self) -> None:
         for socket in list(self.open_sockets):
             with contextlib.suppress(Exception):
                 await socket.close(CLOSE_GOING_AWAY, "The service is shutting down; reconnect shortly.")
+
+    def close_on_signal(self) -> None:
+        """Closes every socket with 1001 when the process gets `CLOSE_SOCKETS_SIGNAL`.
+
+        granian drops open WebSockets as soon as a worker is told to stop, and runs the lifespan
+        shutdown only afterwards, too late to say goodbye; so the CLI's server sends this signal to
+        its workers first and gives them `SHUTDOWN_GRACE` (see `entrypoints.server`)."""
+
+        def on_signal() -> None:
+            self._closing = asyncio.ensure_future(self.close_all())
+
+        # Outside the main thread (a test client) there are no signals: close_all() at shutdown it is.
+        with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(CLOSE_SOCKETS_SIGNAL, on_signal)
 
 
 class _Closed(Exception):
@@ -76,6 +96,13 @@ async def _send(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-a
         await socket.send_text(frame.decode())
     if waited.cancelled_caught:
         raise _Closed(CLOSE_TOO_SLOW, "The client did not take events in time; reconnect with ?since=.")
+
+
+async def _send_live(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-arg]
+    # No deadline of its own: a cancel scope per frame and per socket costs more than the rest of
+    # a fan-out. A client that stops reading blocks this send, its queue fills, and the overflow
+    # closes it (4008); one that is gone fails the heartbeat's deadline.
+    await socket.send_text(frame.decode())
 
 
 @websocket(WS_PATH, summary="Events of every conversation the caller belongs to (token as ?token=)")
@@ -140,7 +167,7 @@ async def _stream(
     async def live() -> None:
         async for frame in subscriber.iter_events():
             if cursor_of(frame) > replayed:
-                await _send(socket, frame)
+                await _send_live(socket, frame)
 
     async def heartbeat() -> None:
         while True:

@@ -92,3 +92,23 @@ async def test_a_backend_that_is_down_does_not_raise() -> None:
         broadcaster = ChannelsBroadcaster(plugin, render)
         with anyio.fail_after(10):
             await broadcaster.publish(logged(1), frozenset({"bob"}))
+
+
+@pytest.mark.redis
+async def test_a_burst_of_first_subscribes_on_redis_all_hear_their_events(redis_url: str) -> None:
+    # redis-py keeps only the last of concurrent first connections: the backend must serialise.
+    users = [f"burst-{uuid.uuid4().hex[:8]}-{i}" for i in range(50)]
+    async with channels_plugin(redis_url) as plugin:
+        subscribers: list[BoundedSubscriber] = []
+
+        async def subscribe(user: str) -> None:
+            subscriber = await plugin.subscribe(user_channel(user))
+            assert isinstance(subscriber, BoundedSubscriber)
+            subscribers.append(subscriber)
+
+        async with anyio.create_task_group() as tasks:
+            for user in users:
+                tasks.start_soon(subscribe, user)
+        await ChannelsBroadcaster(plugin, render).publish(logged(7), frozenset(users))
+        for subscriber in subscribers:
+            assert await receive(subscriber, 1) == [b"7"]

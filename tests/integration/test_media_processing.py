@@ -27,6 +27,8 @@ from entrypoints.settings import Settings
 from entrypoints.ws_events import render
 from tests import photos, samples
 from tests.integration.http_fixtures import Api, bearer
+from tests.integration.test_http_tus import create as tus_create
+from tests.integration.test_http_tus import patch as tus_patch
 
 CSP = "sandbox; default-src 'none'; media-src 'self'; style-src 'unsafe-inline'"
 
@@ -216,6 +218,24 @@ async def test_a_truncated_jpeg_is_kept_without_thumbnail(api: Api) -> None:
     assert "blurhash" not in attachment
     assert (attachment["width"], attachment["height"]) == (800, 600)
     assert not photos.has_gps((api.upload_dir / attachment["filename"]).read_bytes())
+
+
+async def test_a_resumable_upload_is_processed_as_a_plain_one(api: Api) -> None:
+    _, message = await chat(api)
+    original = photos.jpeg(800, 600, orientation=8)
+    r = await tus_create(api, "alice", "IMG_0002.JPG", len(original), message_id=message["id"])
+    assert r.status_code == 201, r.text
+    done = await tus_patch(api.client, "alice", r.headers["location"], 0, original)
+    assert done.status_code == 204, done.text
+    [attachment] = (
+        await api.client.get(f"/api/v1/media/message/{message['id']}", headers=bearer("bob"))
+    ).json()
+    assert attachment["id"] == done.headers["upload-attachment-id"]
+    assert (attachment["width"], attachment["height"]) == (600, 800)
+    stored = (api.upload_dir / attachment["filename"]).read_bytes()
+    assert not photos.has_gps(stored)
+    assert hashlib.sha256(stored).hexdigest() == attachment["sha256"]
+    assert (await api.client.get(attachment["thumbnail_url"], headers=bearer("bob"))).status_code == 200
 
 
 # ---- videos: ffmpeg where it is installed ----------------------------------------------------------

@@ -15,7 +15,14 @@ from adapters.sql.database import create_engine, downgrade_to_base, upgrade_to_h
 from adapters.sql.models import metadata
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url_of
 
-TABLES = {"conversations", "conversation_members", "messages", "media_attachments", "conversation_events"}
+TABLES = {
+    "conversations",
+    "conversation_members",
+    "messages",
+    "media_attachments",
+    "conversation_events",
+    "upload_sessions",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -16,7 +16,7 @@ from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.events import MediaAttached, MessageCreated, MessageDeleted
 from application.ports import UnitOfWorkFactory
-from domain.attachment import Attachment, MediaKind, stored_name
+from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.conversation import (
     Conversation,
     ConversationKind,
@@ -222,6 +222,20 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
         assert unknown.width is None
         assert unknown.thumbnail_filename is None
         assert list(await tx.attachments.list_for_messages([message.id])) == [learnt, unknown]
+        # What the sweeper asks: a thumbnail is named by its row when the row says it has one.
+        asked = [
+            learnt.filename,
+            thumbnail_name(learnt.id),
+            unknown.filename,
+            thumbnail_name(unknown.id),  # its row has no thumbnail
+            thumbnail_name(uuid.uuid4()),  # no row at all
+            stored_name(uuid.uuid4(), "png"),
+        ]
+        assert await tx.attachments.stored_filenames(asked) == {
+            learnt.filename,
+            thumbnail_name(learnt.id),
+            unknown.filename,
+        }
 
 
 async def test_an_attachment_needs_its_message(uow: UnitOfWorkFactory) -> None:

@@ -94,7 +94,8 @@ Resources
       test_multipart_form.py::test_a_stalled_body_is_cut_off
       test_security_promises.py::test_a_body_that_keeps_trickling_is_cut_off_at_a_deadline (xfail #6)
   quotas and rates answer 413/429
-      test_security_promises.py::test_a_burst_of_uploads_meets_a_429 (xfail #6)
+      test_security_promises.py::test_a_burst_of_uploads_meets_a_429
+      test_http_drafts.py::test_the_storage_quota_holds_at_the_byte
 
 Durability and consistency
   temp file, fsync, rename, fsync the directory
@@ -110,7 +111,7 @@ Durability and consistency
       test_server_faults.py::test_a_server_killed_mid_write_is_clean_after_restart
       test_file_store_contract.py::test_recover_removes_what_a_killed_writer_left
   ... and by the sweeper
-      test_security_promises.py::test_a_published_file_whose_row_never_came_is_swept (xfail: none)
+      test_security_promises.py::test_a_published_file_whose_row_never_came_is_swept
   delete commits first, unlinks after
       test_security_promises.py::test_delete_commits_the_row_before_the_file_goes
   after every fault test: files == rows
@@ -135,9 +136,10 @@ import struct
 import time
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +332,9 @@ class SpyStore:
 
     async def check(self) -> None:
         await self.inner.check()
+
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        return await self.inner.published_before(cutoff, limit)
 
 
 @dataclass
@@ -742,7 +747,6 @@ async def test_a_body_that_keeps_trickling_is_cut_off_at_a_deadline(api: Api, se
     assert api.stored_files() == set()
 
 
-@pytest.mark.xfail(strict=True, reason="#6 quotas/rates adds the upload rate limit and quotas (429/413)")
 async def test_a_burst_of_uploads_meets_a_429(api: Api) -> None:
     _, message = await chat(api)
     statuses = []
@@ -839,11 +843,6 @@ async def test_a_failure_before_the_commit_removes_every_published_file(
     assert [a["id"] for a in listed.json()] == [kept["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no sweeper yet (no issue named; the contract's draft sweeper may bring it): recover() "
-    "cleans .staging only, so a file published by a process killed before its commit stays forever",
-)
 async def test_a_published_file_whose_row_never_came_is_swept(settings: Settings) -> None:
     async with AsyncTestClient(create_app(settings)) as client:
         api = Api(client=client, upload_dir=settings.upload_dir)
@@ -851,13 +850,22 @@ async def test_a_published_file_whose_row_never_came_is_swept(settings: Settings
         [real] = (await api.upload("alice", message["id"], ("a.png", samples.sample("png")))).json()
     orphan = settings.upload_dir / f"{uuid.uuid4()}.png"  # published, then the process died
     orphan.write_bytes(samples.sample("png"))
+    stray_thumbnail = settings.upload_dir / f"{uuid.uuid4()}.thumb.webp"  # its thumbnail, likewise
+    stray_thumbnail.write_bytes(b"RIFF")
     day_ago = time.time() - 86_400
-    os.utime(orphan, (day_ago, day_ago))
+    for old in (orphan, stray_thumbnail, settings.upload_dir / real["filename"]):
+        os.utime(old, (day_ago, day_ago))
+    real_thumbnail = settings.upload_dir / f"{real['id']}.thumb.webp"
+    os.utime(real_thumbnail, (day_ago, day_ago))
     async with AsyncTestClient(create_app(settings)) as client:  # the restart
         await anyio.sleep(0.5)
         assert not orphan.exists()
+        assert not stray_thumbnail.exists()
         assert (settings.upload_dir / real["filename"]).exists()
+        assert real_thumbnail.exists()  # named by its attachment's row
         r = await client.get(real["url"], headers=bearer("bob"))
+        assert r.status_code == 200
+        r = await client.get(real["thumbnail_url"], headers=bearer("bob"))
         assert r.status_code == 200
 
 

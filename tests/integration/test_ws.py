@@ -3,6 +3,8 @@ WebSocket client: the contract's four events, who hears what, auth, replay, expi
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,8 +176,12 @@ def test_a_token_that_expires_while_connected_closes_the_socket(server: Server) 
 
 
 def test_shutting_down_closes_sockets_with_1001(tmp_path: Path) -> None:
+    # SIGTERM to the main process alone, as docker stop, Kubernetes and systemd's KillMode=mixed
+    # send it: the server then tells its workers to close their sockets before it stops them.
     with running_server(tmp_path, SECRET) as own, listen(own.base, token("bob")) as bob:
         assert bob.next()["type"] == "ready"
-        own.stop()
-        code, _ = bob.close_code(timeout=15)
+        os.kill(own.process.pid, signal.SIGTERM)
+        code, reason = bob.close_code(timeout=15)
+        assert own.process.wait(timeout=15) == 0
     assert code == 1001
+    assert "shutting down" in reason

@@ -21,6 +21,7 @@ from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.memory import (
     InMemoryFileStore,
+    InMemoryPartialStore,
     InMemoryUnitOfWork,
     InMemoryUnitOfWorkFactory,
     RecordingBroadcaster,
@@ -32,7 +33,9 @@ from application.events import Event, MediaAttached
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
 from application.ports import MediaProcessor
 from application.queries import ChatQueries
+from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
+from application.sweep import SweepHandler
 from application.upload_media import FieldPart, FilePart, UploadMedia, UploadMediaHandler
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.conversation import Conversation, ConversationKind, Message
@@ -42,6 +45,11 @@ from tests.samples import sample
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MiB = 1 << 20
+
+
+DRAFT_TTL = timedelta(days=1)
+ORPHAN_GRACE = timedelta(hours=1)
+RESUMABLE_TTL = timedelta(days=1)
 
 
 @dataclass
@@ -145,6 +153,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.db = self.uow.db
+        self.partials = InMemoryPartialStore(self.clock)
         self.start = StartConversationHandler(self.uow, self.clock)
         self.add_members = AddMembersHandler(self.uow)
         self.post_message = PostMessageHandler(self.uow, self.broadcaster, self.clock)
@@ -162,6 +171,18 @@ class World:
         self.serve_thumbnail = ServeThumbnailHandler(self.uow, self.files)
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
+        self.sweep = SweepHandler(
+            self.uow,
+            self.files,
+            self.clock,
+            draft_ttl=DRAFT_TTL,
+            orphan_grace=ORPHAN_GRACE,
+            partials=self.partials,
+            upload_ttl=RESUMABLE_TTL,
+        )
+        self.resumable = ResumableUploads(
+            self.uow, self.partials, self.upload, self.policy, self.clock, ttl=RESUMABLE_TTL
+        )
 
     @property
     def events(self) -> list[Event]:
@@ -172,11 +193,16 @@ class World:
         return (await self.start(command)).conversation
 
     async def post(self, sender_id: str, conversation_id: uuid.UUID, content: str = "hi") -> Message:
-        return await self.post_message(
+        posted = await self.post_message(
             PostMessage(
                 sender_id=sender_id, conversation_id=conversation_id, content=content, attachment_ids=[]
             )
         )
+        return posted.message
+
+    async def drafts(self, uploader_id: str, *files: tuple[str, bytes]) -> Sequence[Attachment]:
+        """Uploads these (name, bytes) with no message_id: the uploader's drafts."""
+        return await self.upload(upload_of(uploader_id, *(file_part(name, data) for name, data in files)))
 
     async def attach(self, message: Message, *files: tuple[str, bytes]) -> Sequence[Attachment]:
         """Uploads these (name, bytes) to the message, as its sender."""

@@ -109,7 +109,7 @@ async def test_members_hear_of_each_change_in_the_order_it_was_made() -> None:
     await world.delete_message(DeleteMessage(user_id="alice", message_id=message.id))
 
     assert world.events == [
-        MessageCreated(conversation_id=group.id, seq=1, message=message, attachments=()),
+        MessageCreated(conversation_id=group.id, seq=1, message=message, attachments=[]),
         MediaAttached(conversation_id=group.id, seq=2, message_id=message.id, attachments=[first, second]),
         MediaDeleted(
             conversation_id=group.id, seq=3, message_id=message.id, media_id=first.id, has_media=True

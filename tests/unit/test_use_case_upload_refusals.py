@@ -67,12 +67,14 @@ async def test_an_outsider_is_told_the_message_is_not_there(message_id_first: bo
 # ---- malformed and invalid uploads ---------------------------------------------------------------
 
 
-async def test_the_message_id_is_required() -> None:
+async def test_without_a_message_id_the_files_are_drafts_not_the_messages() -> None:
     world = World()
     message = await alices_message(world)
-    with pytest.raises(InvalidInput):
-        await world.upload(upload_of("alice", file_part("a.png", sample("png"))))
-    assert_nothing_kept(world, message)
+    [draft] = await world.upload(upload_of("alice", file_part("a.png", sample("png"))))
+    assert draft.message_id is None
+    assert world.attachments_of(message.id) == []
+    assert world.db.messages[message.id].has_media is False
+    assert world.events == []
 
 
 @pytest.mark.parametrize("value", ["", "not-a-uuid", "1234", f"{uuid.uuid4()}x"])

@@ -18,7 +18,7 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -288,6 +288,25 @@ class LocalFileStore:
 
     def _delete(self, path: Path) -> None:
         path.unlink(missing_ok=True)  # not fsynced: a file that comes back after a crash is swept
+
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        try:
+            return await anyio.to_thread.run_sync(self._published_before, cutoff.timestamp(), limit)
+        except OSError as exc:
+            raise StorageUnavailable(f"The file store at {self._root} cannot be read.") from exc
+
+    def _published_before(self, cutoff: float, limit: int) -> list[str]:
+        names: list[str] = []
+        with os.scandir(self._root) as entries:
+            for entry in entries:
+                if len(names) == limit:
+                    break
+                if not is_stored_name(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                with suppress(FileNotFoundError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        names.append(entry.name)
+        return names
 
     async def check(self) -> None:
         try:

@@ -68,16 +68,17 @@ class AttachmentRow(UUIDBase):
     __tablename__ = "media_attachments"
     __table_args__ = (Index("ix_media_attachments_message_id_position", "message_id", "position"),)
 
-    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # NULL: a draft, its uploader's alone until a message names it.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # upload order within the message
-    uploader_id: Mapped[str] = mapped_column(String(255), index=True)
+    uploader_id: Mapped[str] = mapped_column(String(255), index=True)  # quota sums, draft ownership
     filename: Mapped[str] = mapped_column(String(64), unique=True)
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)  # draft sweep
     # What media processing learnt (NULL where unknown); a thumbnail is stored when its hash is set.
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
@@ -98,6 +99,21 @@ class EventRow(BigIntBase):
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class UploadSessionRow(UUIDBase):
+    """A resumable (tus) upload: what its creator announced. Its bytes so far are on disk."""
+
+    __tablename__ = "upload_sessions"
+
+    uploader_id: Mapped[str] = mapped_column(String(255), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    # Deleting the message ends the uploads meant for it; the bytes left go with the sweep.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    length: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)  # the sweep
+    attachment_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # no key: it may be deleted
 
 
 metadata = UUIDBase.metadata

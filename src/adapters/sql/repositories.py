@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
-from domain.attachment import Attachment, MediaKind
+from domain.attachment import Attachment, MediaKind, thumbnail_owner
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import NotFound
 
@@ -218,8 +218,14 @@ class SqlAttachmentRepository:
         self._rows = _Attachments(session=session, auto_expunge=False)
 
     async def add(self, attachment: Attachment) -> None:
-        last = await self._session.scalar(
-            select(func.max(AttachmentRow.position)).where(AttachmentRow.message_id == attachment.message_id)
+        last = (
+            None
+            if attachment.message_id is None
+            else await self._session.scalar(
+                select(func.max(AttachmentRow.position)).where(
+                    AttachmentRow.message_id == attachment.message_id
+                )
+            )
         )
         try:
             await self._rows.add(attachment_row(attachment, 0 if last is None else last + 1))
@@ -239,7 +245,7 @@ class SqlAttachmentRepository:
             return []
         rows = await self._rows.get_many(
             AttachmentRow.message_id.in_(message_ids),
-            order_by=[(AttachmentRow.created_at, False), (AttachmentRow.position, False)],
+            order_by=[(AttachmentRow.position, False), (AttachmentRow.created_at, False)],
         )
         return [attachment_of(row) for row in rows]
 
@@ -248,3 +254,47 @@ class SqlAttachmentRepository:
 
     async def delete(self, attachment_id: uuid.UUID) -> None:
         await self._rows.delete_where(AttachmentRow.id == attachment_id, sanity_check=False)
+
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        for position, attachment_id in enumerate(attachment_ids):
+            await self._session.execute(
+                update(AttachmentRow)
+                .where(AttachmentRow.id == attachment_id, AttachmentRow.message_id.is_(None))
+                .values(message_id=message_id, position=position)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(AttachmentRow.size), 0)).where(
+                AttachmentRow.uploader_id == uploader_id
+            )
+        )
+        return int(total or 0)
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
+        rows = await self._session.scalars(
+            select(AttachmentRow)
+            .where(AttachmentRow.message_id.is_(None), AttachmentRow.created_at < cutoff)
+            .order_by(AttachmentRow.created_at)
+            .limit(limit)
+        )
+        return [attachment_of(row) for row in rows]
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        if not filenames:
+            return frozenset()
+        owners = {owner: name for name in filenames if (owner := thumbnail_owner(name)) is not None}
+        names = set(
+            await self._session.scalars(
+                select(AttachmentRow.filename).where(AttachmentRow.filename.in_(filenames))
+            )
+        )
+        if owners:
+            with_thumbnails = await self._session.scalars(
+                select(AttachmentRow.id).where(
+                    AttachmentRow.id.in_(owners), AttachmentRow.thumbnail_sha256.is_not(None)
+                )
+            )
+            names.update(owners[owner] for owner in with_thumbnails)
+        return frozenset(names)

@@ -13,7 +13,14 @@ from adapters.sql.repositories import (
     SqlConversationRepository,
     SqlMessageRepository,
 )
-from application.ports import AttachmentRepository, ConversationRepository, EventLog, MessageRepository
+from adapters.sql.upload_sessions import SqlUploadSessionRepository
+from application.ports import (
+    AttachmentRepository,
+    ConversationRepository,
+    EventLog,
+    MessageRepository,
+    UploadSessionRepository,
+)
 from domain.errors import Conflict, StorageUnavailable
 
 
@@ -22,6 +29,7 @@ class SqlUnitOfWork:
     messages: MessageRepository
     attachments: AttachmentRepository
     events: EventLog
+    uploads: UploadSessionRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -34,6 +42,7 @@ class SqlUnitOfWork:
         self.messages = SqlMessageRepository(session)
         self.attachments = SqlAttachmentRepository(session)
         self.events = SqlEventLog(session)
+        self.uploads = SqlUploadSessionRepository(session)
         return self
 
     async def commit(self) -> None:

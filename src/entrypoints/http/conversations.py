@@ -89,7 +89,7 @@ class ConversationController(Controller):
         data: JSONBody[MessageIn],
         post_message: NamedDependency[PostMessageHandler],
     ) -> MessageOut:
-        message = await post_message(
+        posted = await post_message(
             PostMessage(
                 sender_id=request.user.id,
                 conversation_id=conversation_id,
@@ -97,7 +97,7 @@ class ConversationController(Controller):
                 attachment_ids=data.attachment_ids,
             )
         )
-        return message_out(message)
+        return message_out(posted.message, posted.attachments)
 
     @get("/{conversation_id:uuid}/messages", summary="Messages, newest first, with their attachments inline")
     async def messages(

@@ -17,6 +17,7 @@ from domain.errors import (
     MalformedUpload,
     MediaError,
     NotFound,
+    QuotaExceeded,
     StorageUnavailable,
     UnsupportedMediaType,
     UploadAborted,
@@ -31,6 +32,7 @@ STATUS_OF: dict[type[MediaError], int] = {
     UploadAborted: 408,
     Conflict: 409,
     FileTooLarge: 413,
+    QuotaExceeded: 413,
     UnsupportedMediaType: 415,
     InvalidInput: 422,
     StorageUnavailable: 503,
@@ -70,6 +72,9 @@ def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, obje
     headers = dict(exc.headers or {})
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
+    if exc.status_code == 429:  # Litestar's rate limiter says when in RateLimit-Reset only
+        headers.setdefault("Retry-After", headers.get("RateLimit-Reset", "60"))
+        return error_response(429, "Too many uploads: try again in a little while.", headers)
     return error_response(exc.status_code, exc.detail, headers)
 
 

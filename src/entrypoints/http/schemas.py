@@ -44,7 +44,7 @@ class AttachmentOut(msgspec.Struct, omit_defaults=True):
     """The contract's Attachment. The fields after `created_at` are left out where unknown."""
 
     id: uuid.UUID
-    message_id: uuid.UUID
+    message_id: uuid.UUID | None  # null: a draft, until a message names it in attachment_ids
     uploader_id: str
     filename: str
     original_name: str

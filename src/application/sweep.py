@@ -1,0 +1,109 @@
+"""Sweeping what nobody will ask for again: drafts never sent, files no row names, and resumable
+uploads past their expiry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application.ports import Clock, FileStore, PartialStore, UnitOfWorkFactory
+
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepReport:
+    drafts: int  # draft rows removed, each with its file
+    orphans: int  # files removed that no row named
+    uploads: int = 0  # resumable upload sessions removed past their expiry, with their bytes
+
+
+class SweepHandler:
+    """Rules:
+    - a draft older than `draft_ttl` goes: its row first (commit), then its file and thumbnail;
+    - a file in the store that no row names goes once it is older than `orphan_grace`, so that an
+      upload between writing its file and committing its row is never touched; a file a row names
+      is never removed;
+    - a resumable upload past its expiry goes, finished or not: its row first (commit), then its
+      bytes; bytes last written more than `upload_ttl` ago go too, since every session they could
+      belong to has expired (what a crash between the two steps left).
+    Both are repeated in batches until nothing is left, so one run clears any backlog."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        files: FileStore,
+        clock: Clock,
+        *,
+        draft_ttl: timedelta,
+        orphan_grace: timedelta,
+        partials: PartialStore,
+        upload_ttl: timedelta,
+    ) -> None:
+        self._uow = uow
+        self._files = files
+        self._clock = clock
+        self._draft_ttl = draft_ttl
+        self._orphan_grace = orphan_grace
+        self._partials = partials
+        self._upload_ttl = upload_ttl
+
+    async def __call__(self) -> SweepReport:
+        return SweepReport(
+            drafts=await self._drafts(), orphans=await self._orphans(), uploads=await self._uploads()
+        )
+
+    async def _drafts(self) -> int:
+        cutoff = self._clock.now() - self._draft_ttl
+        removed = 0
+        while True:
+            async with self._uow() as uow:
+                drafts = await uow.attachments.drafts_created_before(cutoff, BATCH)
+                for draft in drafts:
+                    await uow.attachments.delete(draft.id)
+                await uow.commit()
+            for draft in drafts:
+                for name in draft.stored_names:  # the file and its thumbnail
+                    await self._files.delete(name)
+            removed += len(drafts)
+            if len(drafts) < BATCH:
+                return removed
+
+    async def _orphans(self) -> int:
+        cutoff = self._clock.now() - self._orphan_grace
+        removed = 0
+        seen: set[str] = set()
+        while True:
+            names = [
+                n for n in await self._files.published_before(cutoff, BATCH + len(seen)) if n not in seen
+            ]
+            if not names:
+                return removed
+            async with self._uow() as uow:
+                named = await uow.attachments.stored_filenames(names)
+            for name in names:
+                if name not in named:
+                    await self._files.delete(name)
+                    removed += 1
+            seen.update(named)
+
+    async def _uploads(self) -> int:
+        now = self._clock.now()
+        removed = 0
+        while True:
+            async with self._uow() as uow:
+                sessions = await uow.uploads.expired(now, BATCH)
+                for session in sessions:
+                    await uow.uploads.delete(session.id)
+                await uow.commit()
+            for session in sessions:
+                await self._partials.delete(session.id)
+            removed += len(sessions)
+            if len(sessions) < BATCH:
+                break
+        while stale := await self._partials.written_before(now - self._upload_ttl, BATCH):
+            for upload_id in stale:
+                await self._partials.delete(upload_id)
+            if len(stale) < BATCH:
+                break
+        return removed
