@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
+import anyio.abc
 import anyio.to_thread
 
 from application.access import message_in_conversation
@@ -147,30 +148,48 @@ class UploadMediaHandler:
         check: BodyCheck | None = None
         pending = bytearray()
         size = 0
+        # One batch is hashed, checked and written while the next one arrives: the hash and the
+        # write run in threads (both release the GIL), so receiving overlaps them; at most one
+        # batch is in flight, so memory stays at two batches whatever the file's size.
+        flushed = anyio.Event()
+        flushed.set()
 
-        async def flush() -> None:
+        async def flush(batch: bytes, done: anyio.Event) -> None:
             assert check is not None
-            batch = bytes(pending)
-            pending.clear()
-            await anyio.to_thread.run_sync(_hash_and_check, digest, check, batch)
-            await staged.write(batch)
+            try:
+                await anyio.to_thread.run_sync(_hash_and_check, digest, check, batch)
+                await staged.write(batch)
+            finally:
+                done.set()
 
-        async for chunk in part.chunks:
-            size += len(chunk)
-            if size > limit:
-                raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
-            if quota_left is not None and size > quota_left:
-                raise QuotaExceeded(_quota_sentence(self._policy.storage_quota))
-            pending += chunk
-            if admission is None and len(pending) >= SNIFF_WINDOW:
-                admission, check = self._admit(part.original_name, bytes(pending[:SNIFF_WINDOW]))
-            if check is not None and len(pending) >= _WRITE_BATCH:
-                await flush()
-        if size == 0:
-            raise InvalidInput(f"'{part.original_name}' is empty.")
-        if admission is None:
-            admission, check = self._admit(part.original_name, bytes(pending))
-        await flush()
+        async def hand_over(flushing: anyio.abc.TaskGroup) -> None:
+            nonlocal flushed
+            await flushed.wait()  # in order, one at a time
+            flushed = anyio.Event()
+            flushing.start_soon(flush, bytes(pending), flushed)
+            pending.clear()
+
+        try:
+            async with anyio.create_task_group() as flushing:
+                async for chunk in part.chunks:
+                    size += len(chunk)
+                    if size > limit:
+                        raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
+                    if quota_left is not None and size > quota_left:
+                        raise QuotaExceeded(_quota_sentence(self._policy.storage_quota))
+                    pending += chunk
+                    if admission is None and len(pending) >= SNIFF_WINDOW:
+                        admission, check = self._admit(part.original_name, bytes(pending[:SNIFF_WINDOW]))
+                    if check is not None and len(pending) >= _WRITE_BATCH:
+                        await hand_over(flushing)
+                if size == 0:
+                    raise InvalidInput(f"'{part.original_name}' is empty.")
+                if admission is None:
+                    admission, check = self._admit(part.original_name, bytes(pending))
+                await hand_over(flushing)
+        except BaseExceptionGroup as failed:  # the task group wraps what the receiving or a flush raised
+            raise failed.exceptions[0] from None
+        assert admission is not None
         assert check is not None
         check.finish()
         return _Received(
