@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -207,6 +208,16 @@ async def test_an_open_file_stays_whole_after_a_delete(harness: Harness) -> None
     with pytest.raises(NotFound):
         async with harness.store.open(name):
             pass
+
+
+async def test_published_before_names_published_files_only(harness: Harness) -> None:
+    first, second = await put(harness.store), await put(harness.store, b"second")
+    async with harness.store.stage() as staged:  # in flight: never a sweeper's to take
+        await staged.write(b"not yet")
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        assert sorted(await harness.store.published_before(later, 10)) == sorted([first, second])
+        assert len(await harness.store.published_before(later, 1)) == 1
+        assert await harness.store.published_before(datetime.now(UTC) - timedelta(days=1), 10) == []
 
 
 async def test_check_passes_on_a_working_store(harness: Harness) -> None:

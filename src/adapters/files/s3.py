@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -365,6 +365,23 @@ class S3FileStore:
         except _FAILURES as exc:
             raise StorageUnavailable("The file store did not answer; the file was not deleted.") from exc
 
+    async def published_before(self, cutoff: datetime, limit: int) -> Sequence[str]:
+        names: list[str] = []
+        prefix = self.config.prefix
+        pages = self.client.get_paginator("list_objects_v2")
+        try:
+            # Delimiter: published names have no '/', so staging/ is one common prefix, not listed.
+            async for page in pages.paginate(Bucket=self.config.bucket, Prefix=prefix, Delimiter="/"):
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(prefix) :]
+                    if is_stored_name(name) and item["LastModified"] < cutoff:
+                        names.append(name)
+                        if len(names) == limit:
+                            return names
+        except _FAILURES as exc:
+            raise StorageUnavailable(f"The bucket {self.config.bucket} cannot be listed.") from exc
+        return names
+
     async def check(self) -> None:
         probe = self.key(staging_name(datetime.now(UTC)))
         try:
@@ -373,6 +390,19 @@ class S3FileStore:
             await self._remove(_Leftover(probe, version_id=put.get("VersionId")))
         except _FAILURES as exc:
             raise StorageUnavailable(f"The bucket {self.config.bucket} cannot be written.") from exc
+
+    async def bucket_status(self) -> int:
+        """The HTTP status of a HEAD on the bucket: 200, 403 (not ours), 404 (no such bucket)."""
+        try:
+            with self.deadline():
+                await self.client.head_bucket(Bucket=self.config.bucket)
+        except ClientError as exc:
+            if _status(exc) in (301, 400, 401, 403, 404):
+                return _status(exc)
+            raise StorageUnavailable("The file store did not answer.") from exc
+        except _FAILURES as exc:
+            raise StorageUnavailable("The file store did not answer.") from exc
+        return 200
 
     async def presigned_download(
         self,
@@ -384,18 +414,22 @@ class S3FileStore:
         expires_in: int,
     ) -> str:
         """A URL that GETs the file for `expires_in` seconds, its answer carrying these headers."""
-        assert self._signer is not None, "the store is not connected"
-        return await self._signer.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self.config.bucket,
-                "Key": self.key(filename),
-                "ResponseContentType": content_type,
-                "ResponseContentDisposition": content_disposition,
-                "ResponseCacheControl": cache_control,
-            },
-            ExpiresIn=expires_in,
-        )
+        if self._signer is None:
+            raise StorageUnavailable("The file store is not connected yet.")
+        params = {
+            "Bucket": self.config.bucket,
+            "Key": self.key(filename),
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition,
+            "ResponseCacheControl": cache_control,
+        }
+        try:  # signing is local, but finding the credentials may not be (a role, a token file)
+            with self.deadline():
+                return await self._signer.generate_presigned_url(
+                    "get_object", Params=params, ExpiresIn=expires_in
+                )
+        except _FAILURES as exc:
+            raise StorageUnavailable("The file store's credentials could not be had.") from exc
 
     async def remove_or_remember(self, leftover: _Leftover) -> None:
         """Removes it; when S3 does not answer, keeps it for the next `recover()`."""
