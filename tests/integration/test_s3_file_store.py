@@ -68,6 +68,34 @@ async def test_a_large_file_goes_up_in_parts_and_reads_back(store: S3FileStore, 
     assert held.uploads == frozenset()
 
 
+async def test_a_large_staged_file_reads_back_then_publishes(store: S3FileStore, moto: Moto) -> None:
+    """A media processor reads the upload back before it is published: the parts already in S3
+    cannot be read until their upload is completed, so reading completes it, and then seals it."""
+    name = new_name()
+    async with store.stage() as staged:
+        await staged.write(LARGE)
+        assert staged.size == len(LARGE)
+        assert contents(moto, store.config.bucket).uploads != frozenset()  # parts went up
+        back = b"".join([c async for c in staged.read(0, staged.size, 1 << 20)])
+        assert back == LARGE
+        edge = MIN_PART_SIZE - 3
+        assert b"".join([c async for c in staged.read(edge, edge + 9, 4)]) == LARGE[edge : edge + 9]
+        with pytest.raises(RuntimeError, match="read back"):
+            await staged.write(b"more")
+        await staged.publish(name)
+    assert await read(store, name) == LARGE
+    held = contents(moto, store.config.bucket)
+    assert (held.objects, held.versions, held.uploads) == ({name}, 1, frozenset())
+
+
+async def test_a_staged_file_read_back_then_discarded_leaves_nothing(store: S3FileStore, moto: Moto) -> None:
+    async with store.stage() as staged:
+        await staged.write(LARGE)
+        assert len([c async for c in staged.read(0, 10, 10)]) == 1
+    held = contents(moto, store.config.bucket)
+    assert (held.objects, held.versions, held.uploads) == (frozenset(), 0, frozenset())
+
+
 async def test_a_large_file_never_replaces_a_stored_one(store: S3FileStore, moto: Moto) -> None:
     name = new_name()
     await write(store, b"first", name)

@@ -1,13 +1,15 @@
 """The FileStore on S3 (or anything that speaks its API: MinIO, Ceph, moto), through aiobotocore.
 
 Staging: a file's bytes stay in memory until they fill one part (`part_size`, at least 5 MiB), then
-go to a multipart upload under `<prefix>staging/<random>`; at most one part is held per file.
+go to a multipart upload under `<prefix>staging/<ms>-<random>`; at most one part is held per file.
 Publishing a file that never filled a part is one PutObject on the final key with
-`If-None-Match: *`. Publishing a larger one completes the staging upload, then copies it server-side
-into a second multipart upload on the final key (UploadPartCopy) completed with `If-None-Match: *`,
-then deletes the staging object: S3 has no rename, and CopyObject's own `If-None-Match` is not
-honoured by every server (moto ignores it), while a conditional CompleteMultipartUpload is. Either
+`If-None-Match: *`. Publishing a larger one completes the staging upload, copies it server-side to
+the final key with CopyObject and `If-None-Match: *` (after a HEAD, since not every server honours
+that condition on a copy: moto ignores it), then deletes the staging object: S3 has no rename.
+Past 5 GiB the copy goes in parts into a multipart upload completed with `If-None-Match: *`. Either
 way the final key appears whole, in one step, and never replaces an object (412 → Conflict).
+A media processor may read a staged file back before it is published: from memory, or, once parts
+went up, from the staging object (reading completes the upload, and nothing more may be written).
 
 Reading: `open()` is a HEAD (size, Last-Modified, ETag, VersionId); `read()` is one ranged GET
 pinned to that version (or, in a bucket without versioning, to that ETag with If-Match), streamed.
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -53,7 +56,8 @@ MAX_COPY_PART = 5 * 1024**3  # S3's ceiling for one UploadPartCopy
 # stops reading an upload would hold a write forever without a deadline of the call's own.
 MIN_THROUGHPUT = 1_000_000  # bytes per second
 _STAGING = "staging/"
-_FAILURES = (ClientError, BotoCoreError, OSError, TimeoutError)
+# aiohttp's ClientPayloadError (a body cut short) reaches us unwrapped from a streamed GET.
+_FAILURES = (ClientError, BotoCoreError, aiohttp.ClientError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,9 +125,55 @@ class _S3Staged:
         self._final_upload: _Leftover | None = None  # the copy's multipart upload, while it runs
         self._done = False  # published or discarded
 
+    @property
+    def size(self) -> int:
+        return self._size + len(self._buffer)
+
+    @property
+    def local_path(self) -> str | None:
+        return None
+
+    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        """Read back before publishing (a media processor): from memory while no part went up;
+        else the staging upload is completed first (its parts cannot be read before), after which
+        nothing more may be written."""
+        end = min(end, self.size)
+        if self._upload_id is None:
+            for offset in range(start, end, chunk_size):
+                yield bytes(self._buffer[offset : min(offset + chunk_size, end)])
+            return
+        try:
+            with self._store.deadline(len(self._buffer)):
+                await self._seal()
+        except _FAILURES as exc:
+            raise StorageUnavailable("The file store did not answer; the upload was not kept.") from exc
+        assert self._staged is not None
+        async for chunk in _ranged(
+            self._store, self._staging_key, start, end, chunk_size, self._staged.version_id, None
+        ):
+            yield chunk
+
+    async def _seal(self) -> None:
+        """Sends what is left as the last part and completes the staging upload into an object."""
+        if self._staged is not None:
+            return
+        assert self._upload_id is not None
+        if self._buffer:
+            await self._upload_part(bytes(self._buffer))
+            self._buffer = bytearray()
+        done = await self._client.complete_multipart_upload(
+            Bucket=self._store.config.bucket,
+            Key=self._staging_key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+        self._staged = _Leftover(self._staging_key, version_id=done.get("VersionId"))
+
     async def write(self, chunk: bytes) -> None:
         if self._done:
             raise StorageUnavailable("The staged file was already published or discarded.")
+        if self._staged is not None:
+            raise RuntimeError("nothing may be written to a staged file once it was read back")
         self._buffer += chunk
         part_size = self._store.config.part_size
         while len(self._buffer) >= part_size:
@@ -173,23 +223,29 @@ class _S3Staged:
 
     async def _publish_large(self, key: str) -> None:
         client, bucket = self._client, self._store.config.bucket
-        if self._buffer:
-            await self._upload_part(bytes(self._buffer))
-            self._buffer = bytearray()
-        if self._staged is None:
-            assert self._upload_id is not None
-            done = await client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=self._staging_key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
-            self._staged = _Leftover(self._staging_key, version_id=done.get("VersionId"))
-        created = await client.create_multipart_upload(Bucket=bucket, Key=key)
-        self._final_upload = _Leftover(key, upload_id=created["UploadId"])
+        await self._seal()
+        assert self._staged is not None
         source = {"Bucket": bucket, "Key": self._staging_key}
         if self._staged.version_id:
             source["VersionId"] = self._staged.version_id
+        if self._size <= MAX_COPY_PART:
+            # If-None-Match on a copy is honoured by AWS, not by every server (moto ignores it): the
+            # HEAD first refuses a taken name there too, racing only a publish of the same fresh
+            # UUID name, which the service never makes.
+            if await self._store.exists(key):
+                raise Conflict(
+                    f"A file named {key.removeprefix(self._store.config.prefix)} is already stored."
+                )
+            await client.copy_object(Bucket=bucket, Key=key, CopySource=source, IfNoneMatch="*")  # type: ignore[arg-type]
+            return
+        await self._copy_in_parts(key, source)
+
+    async def _copy_in_parts(self, key: str, source: dict[str, str]) -> None:
+        """Past 5 GiB a copy goes in parts, into a multipart upload completed with If-None-Match,
+        which every server honours."""
+        client, bucket = self._client, self._store.config.bucket
+        created = await client.create_multipart_upload(Bucket=bucket, Key=key)
+        self._final_upload = _Leftover(key, upload_id=created["UploadId"])
         parts: list[CompletedPartTypeDef] = []
         for number, start in enumerate(range(0, self._size, MAX_COPY_PART), 1):
             end = min(start + MAX_COPY_PART, self._size) - 1
@@ -240,36 +296,48 @@ class _S3OpenFile:
     async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         if self.closed:
             raise StorageUnavailable("The file was closed.")
-        if start >= end:
-            return
-        try:
-            with self._store.deadline():
-                answer = await self._get(f"bytes={start}-{end - 1}")
-        except _FAILURES as exc:
-            if _status(exc) in (404, 412):
-                raise StorageUnavailable("The file was deleted while it was being read.") from exc
-            raise StorageUnavailable("The file store did not answer.") from exc
-        got = 0
-        try:
-            async with answer["Body"] as body:
-                while got < end - start:
-                    chunk = await body.read(min(chunk_size, end - start - got))
-                    if not chunk:
-                        break
-                    got += len(chunk)
-                    yield chunk
-        except _FAILURES as exc:
-            raise StorageUnavailable("The file store stopped answering mid-file.") from exc
-        if got < end - start:
-            raise StorageUnavailable("The file is shorter than it was when opened.")
+        async for chunk in _ranged(self._store, self._key, start, end, chunk_size, self._version, self._etag):
+            yield chunk
 
-    async def _get(self, byte_range: str) -> GetObjectOutputTypeDef:
-        client, bucket = self._store.client, self._store.config.bucket
-        if self._version:
-            return await client.get_object(
-                Bucket=bucket, Key=self._key, Range=byte_range, VersionId=self._version
-            )
-        return await client.get_object(Bucket=bucket, Key=self._key, Range=byte_range, IfMatch=self._etag)
+
+async def _ranged(
+    store: S3FileStore, key: str, start: int, end: int, chunk_size: int, version: str | None, etag: str | None
+) -> AsyncIterator[bytes]:
+    """The object's bytes in `[start, end)` from one ranged GET, pinned to the version (or else
+    to the ETag), in chunks of at most `chunk_size`."""
+    if start >= end:
+        return
+    try:
+        with store.deadline():
+            answer = await _get(store, key, f"bytes={start}-{end - 1}", version, etag)
+    except _FAILURES as exc:
+        if _status(exc) in (404, 412):
+            raise StorageUnavailable("The file was deleted while it was being read.") from exc
+        raise StorageUnavailable("The file store did not answer.") from exc
+    got = 0
+    try:
+        async with answer["Body"] as body:
+            while got < end - start:
+                chunk = await body.read(min(chunk_size, end - start - got))
+                if not chunk:
+                    break
+                got += len(chunk)
+                yield chunk
+    except _FAILURES as exc:
+        raise StorageUnavailable("The file store stopped answering mid-file.") from exc
+    if got < end - start:
+        raise StorageUnavailable("The file is shorter than it was when opened.")
+
+
+async def _get(
+    store: S3FileStore, key: str, byte_range: str, version: str | None, etag: str | None
+) -> GetObjectOutputTypeDef:
+    client, bucket = store.client, store.config.bucket
+    if version:
+        return await client.get_object(Bucket=bucket, Key=key, Range=byte_range, VersionId=version)
+    if etag:
+        return await client.get_object(Bucket=bucket, Key=key, Range=byte_range, IfMatch=etag)
+    return await client.get_object(Bucket=bucket, Key=key, Range=byte_range)
 
 
 class S3FileStore:
@@ -390,6 +458,16 @@ class S3FileStore:
             await self._remove(_Leftover(probe, version_id=put.get("VersionId")))
         except _FAILURES as exc:
             raise StorageUnavailable(f"The bucket {self.config.bucket} cannot be written.") from exc
+
+    async def exists(self, key: str) -> bool:
+        try:
+            with self.deadline():
+                await self.client.head_object(Bucket=self.config.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return False
+            raise
+        return True
 
     async def bucket_status(self) -> int:
         """The HTTP status of a HEAD on the bucket: 200, 403 (not ours), 404 (no such bucket)."""
