@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from adapters.files.s3 import S3Config
+from domain.attachment import thumbnail_name
 from tests.databases import unavailable
 from tests.integration.server_process import free_port
 
@@ -114,6 +115,24 @@ class BucketContents:
     objects: frozenset[str]  # current objects
     versions: int  # every version and delete marker, current or not
     uploads: frozenset[str]  # keys of unfinished multipart uploads
+
+
+def stored_objects(attachment: dict[str, Any]) -> set[str]:
+    """The objects an attachment (as the API answers it) is stored as: its file, and its thumbnail
+    when one was made (videos get one only where ffmpeg is installed)."""
+    names = {str(attachment["filename"])}
+    if attachment.get("thumbnail_url"):
+        names.add(thumbnail_name(uuid.UUID(str(attachment["id"]))))
+    return names
+
+
+def only_deleted_versions(moto: Moto, bucket: str) -> bool:
+    """True when every key left in the bucket is a deleted object's: its newest version is a delete
+    marker (the bytes wait for the lifecycle rule), and none is a staging key."""
+    versions = moto.client().list_object_versions(Bucket=bucket)
+    latest = [v for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])] if v["IsLatest"]]
+    markers = {m["Key"] for m in versions.get("DeleteMarkers", []) if m["IsLatest"]}
+    return all(v["Key"] in markers and not v["Key"].startswith("staging/") for v in latest)
 
 
 def contents(moto: Moto, bucket: str) -> BucketContents:

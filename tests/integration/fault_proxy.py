@@ -81,26 +81,35 @@ class FaultProxy:
 
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         peers = {client: upstream, upstream: client}
+        reading = {client, upstream}  # the sides that have not closed their end yet
+        broken = False
         try:
-            while True:
+            while reading:
                 if self._mode == "refuse" or self._closed:
+                    broken = True
                     return
                 if self._mode == "silent":  # neither side hears from the other any more
                     time.sleep(0.05)
                     continue
-                readable, _, _ = select.select(list(peers), [], [], 0.2)
+                readable, _, _ = select.select(list(reading), [], [], 0.2)
                 for source in readable:
                     data = source.recv(_BUFFER)
-                    if not data:
-                        return
+                    if not data:  # one side is done sending: pass the end on, keep the other way
+                        reading.discard(source)
+                        with contextlib.suppress(OSError):
+                            peers[source].shutdown(socket.SHUT_WR)
+                        continue
                     peers[source].sendall(data)
                     if source is client:
                         self._count(len(data))
         except OSError:
-            return
+            broken = True
         finally:
             for sock in (client, upstream):
-                _reset(sock)
+                if broken:
+                    _reset(sock)  # a fault: the peers see a reset
+                else:
+                    sock.close()  # both sides ended: what is still buffered is delivered
 
     def _count(self, sent: int) -> None:
         fire: Callable[[], None] | None = None

@@ -18,7 +18,7 @@ from tests.integration.http_fixtures import SECRET, bearer
 from tests.integration.server_process import Server, start_server
 from tests.integration.test_ws import token
 from tests.integration.ws_client import listen
-from tests.s3 import Moto, contents, new_bucket
+from tests.s3 import Moto, contents, new_bucket, stored_objects
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
 
@@ -90,7 +90,7 @@ def test_upload_through_one_instance_download_and_delete_through_the_other(
             assert attached["type"] == "media.attached"
             assert attached["attachments"] == uploaded.json()
             (attachment,) = uploaded.json()
-            assert contents(moto, bucket).objects == {attachment["filename"]}
+            assert contents(moto, bucket).objects == stored_objects(attachment)
 
             ranged = httpx.get(
                 second.base + attachment["url"],
