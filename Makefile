@@ -50,4 +50,7 @@ bench: install ## Measure upload, download and listing throughput on loopback
 bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
 	$(RUN) python -m bench.media
 
-.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-media
+bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
+	$(RUN) python -m bench.storage
+
+.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-media bench-storage

@@ -1,4 +1,4 @@
-"""Shared fixtures: databases in tests/databases.py; the HTTP app and its clients in
-tests/integration/http_fixtures.py."""
+"""Shared fixtures: databases in tests/databases.py; moto's S3 server in tests/s3.py; the HTTP app
+and its clients in tests/integration/http_fixtures.py."""
 
-pytest_plugins = ["tests.databases", "tests.integration.http_fixtures"]
+pytest_plugins = ["tests.databases", "tests.s3", "tests.integration.http_fixtures"]

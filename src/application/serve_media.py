@@ -53,14 +53,17 @@ class ServeMediaHandler:
 
     @asynccontextmanager
     async def __call__(self, user_id: str, filename: str) -> AsyncIterator[Download]:
+        attachment = await self.attachment(user_id, filename)
+        async with self._files.open(attachment.filename) as file:
+            yield Download(attachment=attachment, file=file)
+
+    async def attachment(self, user_id: str, filename: str) -> Attachment:
+        """The access check alone, for a caller that sends the bytes some other way (a presigned
+        URL): the same rules, the same NotFound, and the store is not touched."""
         if not is_stored_name(filename):
             raise NotFound("No such file.")
         async with self._uow() as uow:
-            attachment = await visible_attachment(
-                uow, await uow.attachments.get_by_filename(filename), user_id
-            )
-        async with self._files.open(attachment.filename) as file:
-            yield Download(attachment=attachment, file=file)
+            return await visible_attachment(uow, await uow.attachments.get_by_filename(filename), user_id)
 
 
 class ServeThumbnailHandler:

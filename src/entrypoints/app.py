@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import timedelta
+from functools import partial
 
 import anyio
 from litestar import Litestar, get
@@ -19,8 +20,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.broadcast import ChannelsBroadcaster, channels_plugin
-from adapters.files.local import LocalFileStore
 from adapters.files.partials import LocalPartialStore
+from adapters.files.s3 import S3FileStore
 from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.memory import SystemClock
@@ -38,9 +39,11 @@ from entrypoints.http.auth import bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
+from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.tus import TusController, tus_resumable_header
 from entrypoints.settings import Settings, load_settings
+from entrypoints.storage import file_store, running, sweep_leftovers
 from entrypoints.ws import SocketHub, events_socket
 from entrypoints.ws_events import render
 
@@ -65,8 +68,7 @@ def create_app(
         audience=settings.jwt_audience,
     )
     engine = create_engine(settings.database_url)
-    local_store = LocalFileStore(settings.upload_dir) if files is None else None
-    store: FileStore = files if files is not None else local_store  # type: ignore[assignment]
+    store: FileStore = files if files is not None else file_store(settings)
     channels = channels_plugin(settings.redis_url)
     workers = MediaWorkers(settings.media_workers)
     videos = FfmpegVideoProcessor(settings.policy, workers, timeout=settings.media_timeout)
@@ -89,17 +91,23 @@ def create_app(
         resumable_ttl=timedelta(seconds=settings.resumable_ttl),
     )
     hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
+    presigned = (
+        PresignedDownloads(store, settings.s3.presign_ttl)
+        if settings.s3 is not None and settings.s3.presigned_downloads and isinstance(store, S3FileStore)
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         hub.close_on_signal()
-        if local_store is not None:
-            removed = await local_store.recover()
-            if removed:
-                log.info("removed %d partial upload(s) left by a crash", removed)
+        # The store's client and start-up checks (a wrong bucket stops start-up here) live as long
+        # as the service; an AsyncExitStack, so that no cancel scope spans the lifespan's yield.
+        started = AsyncExitStack()
+        await started.enter_async_context(running(store, settings))
+        leftovers = partial(sweep_leftovers, store, timedelta(seconds=settings.orphan_grace))
         # A task of its own, not a task group: a cancel scope must not span the lifespan's yield.
         sweeping = (
-            asyncio.create_task(sweep_every(use_cases.sweep, settings.sweep_interval))
+            asyncio.create_task(sweep_every(use_cases.sweep, settings.sweep_interval, leftovers))
             if settings.sweep_interval > 0
             else None
         )
@@ -115,6 +123,7 @@ def create_app(
                 with suppress(asyncio.CancelledError):
                     await sweeping
             await hub.close_all()
+            await started.aclose()
             await engine.dispose()
 
     @get("/health", summary="Ready when the database and the file store answer", tags=["operations"])
@@ -139,6 +148,7 @@ def create_app(
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
+            "presigned": Provide(lambda: presigned, use_cache=True, sync_to_thread=False),
         },
         plugins=[channels],
         middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
@@ -163,28 +173,34 @@ def create_app(
 async def sweep_once(settings: Settings) -> SweepReport:
     """One sweep over the configured database and store, for `chat-media sweep`."""
     engine = create_engine(settings.database_url)
+    store = file_store(settings)
     try:
-        store = LocalFileStore(settings.upload_dir)
-        await store.recover()
-        sweep = SweepHandler(
-            SqlUnitOfWorkFactory(session_maker(engine)),
-            store,
-            SystemClock(),
-            draft_ttl=timedelta(seconds=settings.draft_ttl),
-            orphan_grace=timedelta(seconds=settings.orphan_grace),
-            partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
-            upload_ttl=timedelta(seconds=settings.resumable_ttl),
-        )
-        return await sweep()
+        async with running(store, settings):
+            await sweep_leftovers(store, timedelta(seconds=settings.orphan_grace))
+            sweep = SweepHandler(
+                SqlUnitOfWorkFactory(session_maker(engine)),
+                store,
+                SystemClock(),
+                draft_ttl=timedelta(seconds=settings.draft_ttl),
+                orphan_grace=timedelta(seconds=settings.orphan_grace),
+                partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
+                upload_ttl=timedelta(seconds=settings.resumable_ttl),
+            )
+            return await sweep()
     finally:
         await engine.dispose()
 
 
-async def sweep_every(sweep: SweepHandler, interval: float) -> None:
+async def sweep_every(
+    sweep: SweepHandler, interval: float, leftovers: Callable[[], Awaitable[int]] | None = None
+) -> None:
     """The periodic sweep, first at start-up (what a crash left): every instance runs it; removals
-    are idempotent and the grace period keeps uploads in flight safe."""
+    are idempotent and the grace period keeps uploads in flight safe. `leftovers` first removes
+    what failed or crashed uploads left in the store itself (S3's unfinished multipart uploads)."""
     while True:
         try:
+            if leftovers is not None and (removed := await leftovers()):
+                log.info("removed %d upload leftover(s) from the file store", removed)
             report = await sweep()
         except StorageUnavailable as exc:
             log.warning("the sweep could not run: %s", exc)

@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 
+import anyio
+
 from adapters.sql.database import upgrade_to_head
 from adapters.tokens import mint_token
 from entrypoints.settings import Settings, SettingsError, development_secret, load_settings
+from entrypoints.storage import check_storage
 
 # What `make run` prints: the seed's flow, message first, then its file.
 DEMO = """Start a conversation, post a message, then upload a file to it:
@@ -42,7 +45,11 @@ def _serve(args: argparse.Namespace) -> None:
     port = args.port or settings.port
     upgrade_to_head(settings.database_url)
     print(f"Database migrated: {settings.database_url}")
-    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    if settings.s3 is None:
+        settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        anyio.run(check_storage, settings)  # a wrong bucket stops here, in one sentence
+        print(f"Files are stored in S3: bucket {settings.s3.store.bucket}")
     if settings.jwt_secret is not None:
         token = mint_token(
             settings.jwt_secret, args.user, issuer=settings.jwt_issuer, audience=settings.jwt_audience

@@ -6,13 +6,15 @@ A bad value stops start-up with a sentence that names it.
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from adapters.files.s3 import MIN_PART_SIZE, S3Config
 from domain.policy import (
     DOCUMENT_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -33,6 +35,15 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class S3Settings:
+    """STORAGE=s3: the bucket, and how downloads and leftovers are handled."""
+
+    store: S3Config
+    presigned_downloads: bool = False  # GET answers 307 to a presigned URL after the access check
+    presign_ttl: int = 60  # seconds a presigned URL works
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     environment: str = "development"
     host: str = "127.0.0.1"
@@ -50,6 +61,7 @@ class Settings:
     sweep_interval: float = 600.0  # seconds between sweeps in the service; 0: only `chat-media sweep`
     upload_rate: int = 60  # uploads per user per minute (429 past it); 0: no limit
     resumable_ttl: float = 86_400.0  # seconds a resumable upload may take, from its creation
+    s3: S3Settings | None = None  # set: files live in S3 (STORAGE=s3), else under upload_dir
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     media_workers: int | None = None  # files processed at once; None: one fewer than the cores
     media_timeout: float = 20.0  # seconds ffprobe and ffmpeg get for one video
@@ -130,6 +142,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not '{redis_url}'.")
     return Settings(
+        s3=_s3_settings(text, number),
         environment=environment,
         host=text("HOST", "127.0.0.1") or "127.0.0.1",
         port=number("PORT", 8000, 1),
@@ -149,6 +162,52 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         policy=policy,
         media_workers=number("MEDIA_WORKERS", 0, 0) or None,
         media_timeout=float(number("MEDIA_TIMEOUT", 20, 1)),
+    )
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _s3_settings(
+    text: Callable[..., str | None], number: Callable[[str, int, int], int]
+) -> S3Settings | None:
+    storage = (text("STORAGE", "local") or "local").lower()
+    if storage not in ("local", "s3"):
+        raise SettingsError(f"STORAGE must be 'local' or 's3', not '{storage}'.")
+    presigned = (text("S3_PRESIGNED_DOWNLOADS", "false") or "false").lower()
+    if presigned not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"S3_PRESIGNED_DOWNLOADS must be true or false, not '{presigned}'.")
+    if storage == "local":
+        if presigned in ("true", "1", "yes"):
+            raise SettingsError("S3_PRESIGNED_DOWNLOADS=true needs STORAGE=s3.")
+        return None
+    bucket = text("S3_BUCKET")
+    if bucket is None:
+        raise SettingsError("S3_BUCKET must name the bucket when STORAGE=s3.")
+    if not _BUCKET.fullmatch(bucket):
+        raise SettingsError(
+            f"S3_BUCKET must be a valid bucket name (3-63 of a-z, 0-9, '.', '-'), not '{bucket}'."
+        )
+    urls = {name: text(name) for name in ("S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL")}
+    for name, url in urls.items():
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise SettingsError(f"{name} must start with http:// or https://, not '{url}'.")
+    prefix = (text("S3_PREFIX", "") or "").strip("/")
+    ttl = number("S3_PRESIGN_TTL", 60, 1)
+    if ttl > 604_800:
+        raise SettingsError(f"S3_PRESIGN_TTL must be at most 604800 (7 days, SigV4's ceiling), not {ttl}.")
+    return S3Settings(
+        store=S3Config(
+            bucket=bucket,
+            endpoint_url=urls["S3_ENDPOINT_URL"],
+            region=text("S3_REGION") or text("AWS_REGION") or text("AWS_DEFAULT_REGION"),
+            prefix=f"{prefix}/" if prefix else "",
+            part_size=number("S3_PART_SIZE", 8 * 1024 * 1024, MIN_PART_SIZE),
+            timeout=float(number("S3_TIMEOUT", 10, 1)),
+            public_endpoint_url=urls["S3_PUBLIC_ENDPOINT_URL"],
+        ),
+        presigned_downloads=presigned in ("true", "1", "yes"),
+        presign_ttl=ttl,
     )
 
 

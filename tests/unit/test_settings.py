@@ -107,3 +107,71 @@ def test_the_development_secret_is_random_private_and_kept(tmp_path: Path) -> No
     assert first == again != other
     assert len(first) >= 32
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_storage_is_local_unless_s3_is_asked_for() -> None:
+    assert load_settings({}, env_file=None).s3 is None
+    assert load_settings({"STORAGE": "local"}, env_file=None).s3 is None
+
+
+def test_every_s3_knob_is_read() -> None:
+    settings = load_settings(
+        {
+            "STORAGE": "S3",
+            "S3_BUCKET": "chat-media.prod",
+            "S3_ENDPOINT_URL": "http://minio:9000",
+            "S3_PUBLIC_ENDPOINT_URL": "https://media.example.com",
+            "AWS_REGION": "eu-west-3",
+            "S3_PREFIX": "/media/",
+            "S3_PART_SIZE": str(16 * 1024 * 1024),
+            "S3_TIMEOUT": "5",
+            "S3_PRESIGNED_DOWNLOADS": "true",
+            "S3_PRESIGN_TTL": "120",
+        },
+        env_file=None,
+    )
+    assert settings.s3 is not None
+    store = settings.s3.store
+    assert (store.bucket, store.endpoint_url, store.region) == (
+        "chat-media.prod",
+        "http://minio:9000",
+        "eu-west-3",
+    )
+    assert (store.prefix, store.part_size, store.timeout) == ("media/", 16 * 1024 * 1024, 5.0)
+    assert store.public_endpoint_url == "https://media.example.com"
+    assert settings.s3.presigned_downloads is True
+    assert settings.s3.presign_ttl == 120
+
+
+def test_s3_defaults() -> None:
+    settings = load_settings({"STORAGE": "s3", "S3_BUCKET": "media"}, env_file=None)
+    assert settings.s3 is not None
+    assert (settings.s3.store.endpoint_url, settings.s3.store.prefix, settings.s3.store.part_size) == (
+        None,
+        "",
+        8 * 1024 * 1024,
+    )
+    assert (settings.s3.presigned_downloads, settings.s3.presign_ttl) == (False, 60)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"STORAGE": "ftp"}, "STORAGE"),
+        ({"STORAGE": "s3"}, "S3_BUCKET"),
+        ({"STORAGE": "s3", "S3_BUCKET": "No_Such"}, "S3_BUCKET"),
+        ({"STORAGE": "s3", "S3_BUCKET": "media", "S3_ENDPOINT_URL": "minio:9000"}, "S3_ENDPOINT_URL"),
+        ({"STORAGE": "s3", "S3_BUCKET": "media", "S3_PUBLIC_ENDPOINT_URL": "cdn"}, "S3_PUBLIC_ENDPOINT_URL"),
+        ({"STORAGE": "s3", "S3_BUCKET": "media", "S3_PART_SIZE": "1048576"}, "S3_PART_SIZE"),
+        ({"STORAGE": "s3", "S3_BUCKET": "media", "S3_TIMEOUT": "0"}, "S3_TIMEOUT"),
+        ({"STORAGE": "s3", "S3_BUCKET": "media", "S3_PRESIGN_TTL": "604801"}, "S3_PRESIGN_TTL"),
+        (
+            {"STORAGE": "s3", "S3_BUCKET": "media", "S3_PRESIGNED_DOWNLOADS": "maybe"},
+            "S3_PRESIGNED_DOWNLOADS",
+        ),
+        ({"S3_PRESIGNED_DOWNLOADS": "true"}, "STORAGE=s3"),
+    ],
+)
+def test_a_bad_s3_value_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(env, env_file=None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, HttpMethod, delete, get, post, route
+from litestar import Controller, HttpMethod, Response, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -15,6 +16,7 @@ from application.upload_media import UploadMedia, UploadMediaHandler
 from entrypoints.http.auth import AuthRequest
 from entrypoints.http.file_response import FileResponse, download_response
 from entrypoints.http.multipart_form import StreamingForm
+from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.schemas import AttachmentOut, attachment_out
 from entrypoints.settings import Settings
 
@@ -45,12 +47,20 @@ class MediaController(Controller):
         "/files/{filename:str}",
         http_method=[HttpMethod.GET, HttpMethod.HEAD],
         summary="A stored file, to members of its conversation (Range, If-None-Match, If-Range honoured)",
-        description="404 for an unknown name and for a caller who may not see the file alike.",
+        description="404 for an unknown name and for a caller who may not see the file alike. "
+        "With S3_PRESIGNED_DOWNLOADS=true, a GET answers 307 to a short-lived URL of the object store.",
     )
     async def serve(
-        self, request: AuthRequest, filename: FromPath[str], serve_media: NamedDependency[ServeMediaHandler]
-    ) -> FileResponse:
-        return await download_response(serve_media(request.user.id, filename))
+        self,
+        request: AuthRequest,
+        filename: FromPath[str],
+        serve_media: NamedDependency[ServeMediaHandler],
+        presigned: NamedDependency[PresignedDownloads | None],
+    ) -> Response[Any]:
+        if presigned is not None and request.method == HttpMethod.GET:
+            return await presigned.redirect(await serve_media.attachment(request.user.id, filename))
+        response: FileResponse = await download_response(serve_media(request.user.id, filename))
+        return response
 
     @route(
         "/{media_id:uuid}/thumbnail",
