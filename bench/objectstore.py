@@ -28,6 +28,8 @@ AWS_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
 PART = 8 * (1 << 20)
+# PR_SET_PDEATHSIG first: moto dies with the benchmark, even when the benchmark is killed.
+MOTO_START = "import ctypes; ctypes.CDLL(None).prctl(1, 15); from moto.server import main; main()"
 _CREDENTIALS = {
     "aws_access_key_id": AWS_ENV["AWS_ACCESS_KEY_ID"],
     "aws_secret_access_key": AWS_ENV["AWS_SECRET_ACCESS_KEY"],
@@ -57,7 +59,7 @@ def start_object_store(log: Path) -> ObjectStore:
             [
                 sys.executable,
                 "-c",
-                "from moto.server import main; main()",
+                MOTO_START,
                 "-H",
                 "127.0.0.1",
                 "-p",

@@ -32,7 +32,9 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",  # no profile of the machine's may leak in
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
-MOTO_START = "from moto.server import main; main()"
+# PR_SET_PDEATHSIG first: moto gets SIGTERM when the test process dies, even killed, so that no
+# S3 server outlives the tests (start_new_session keeps it out of the terminal's signals).
+MOTO_START = "import ctypes; ctypes.CDLL(None).prctl(1, 15); from moto.server import main; main()"
 
 
 @dataclass
