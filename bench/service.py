@@ -104,19 +104,25 @@ def start_service(workdir: Path, extra_env: dict[str, str] | None = None) -> Ser
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    service = Service(process=process, port=port, workdir=workdir, env=env, log=log)
-    deadline = time.monotonic() + START_TIMEOUT
+    return wait_healthy(Service(process=process, port=port, workdir=workdir, env=env, log=log), "the service")
+
+
+def wait_healthy(service: Service, what: str, timeout: float = START_TIMEOUT) -> Service:
+    """Polls `/health` until 200 (or the process exits, or `timeout`); stops the process on failure."""
+    deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the service exited at start:\n{log.read_text()[-3000:]}")
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{what} exited at start:\n{service.log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{service.base}/health", timeout=2.0).status_code == 200:
                     return service
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"no 200 from /health in {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"no 200 from {what}'s /health in {timeout:g} s:\n{service.log.read_text()[-3000:]}"
+        )
     except BaseException:
         service.stop()
         raise

@@ -33,7 +33,7 @@ import httpx
 import jwt
 
 from bench.procmem import process_tree, status_kib
-from bench.service import REPO, Service, free_port, start_service
+from bench.service import REPO, Service, free_port, start_service, wait_healthy
 from bench.wsclient import Arrivals, Socket, close_sockets, open_sockets, raise_nofile
 
 SOCKETS = 1000  # the group's members, creator included (MAX_GROUP_MEMBERS in src/domain/conversation.py)
@@ -359,21 +359,7 @@ def _start_floor(workdir: Path) -> Service:
             start_new_session=True,
         )
     floor = Service(process=process, port=port, workdir=workdir, env=dict(os.environ), log=log)
-    deadline = time.monotonic() + 30.0
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the floor app exited at start:\n{log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{floor.base}/health", timeout=2.0).status_code == 200:
-                    return floor
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"no 200 from the floor app's /health in 30 s:\n{log.read_text()[-2000:]}")
-    except BaseException:
-        floor.stop()
-        raise
+    return wait_healthy(floor, "the floor app", timeout=30.0)
 
 
 async def _floor_conversation(_: httpx.AsyncClient) -> str:
