@@ -40,6 +40,10 @@ class InMemoryConversationRepository:
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
         return self._db.conversations.get(conversation_id)
 
+    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
+        conversation = self._db.conversations.get(conversation_id)
+        return conversation is not None and conversation.has_member(user_id)
+
     async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
         pair = frozenset({member_a, member_b})
         for conversation in self._db.conversations.values():

@@ -17,9 +17,17 @@ async def visible_conversation(uow: UnitOfWork, conversation_id: uuid.UUID, user
     return conversation.visible_to(user_id)
 
 
+async def ensure_member(uow: UnitOfWork, conversation_id: uuid.UUID, user_id: str) -> None:
+    """NotFound unless the user is a member: the check alone, without reading every member."""
+    if not await uow.conversations.is_member(conversation_id, user_id):
+        raise NotFound("No such conversation.")
+
+
 async def visible_message(uow: UnitOfWork, message_id: uuid.UUID, user_id: str) -> Message:
     """The message, when the user is a member of its conversation; NotFound otherwise."""
-    message, _ = await message_in_conversation(uow, message_id, user_id)
+    message = await uow.messages.get(message_id)
+    if message is None or not await uow.conversations.is_member(message.conversation_id, user_id):
+        raise NotFound("No such message.")  # the same answer for both
     return message
 
 

@@ -23,7 +23,14 @@ from domain.resumable import UploadSession
 class ConversationRepository(Protocol):
     async def add(self, conversation: Conversation) -> None: ...
 
-    async def get(self, conversation_id: uuid.UUID) -> Conversation | None: ...
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        """The conversation with all its members (a group's may be 1,000: read when the members
+        are needed, to answer or to tell them; a check of one user is `is_member`)."""
+        ...
+
+    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
+        """Whether the user is a member now; False for an unknown conversation."""
+        ...
 
     async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
         """The direct conversation between exactly these two users, if there is one."""

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.access import visible_conversation, visible_message
+from application.access import ensure_member, visible_conversation, visible_message
 from application.events import Logged
 from application.ports import UnitOfWorkFactory
 from domain.attachment import Attachment
@@ -42,7 +42,7 @@ class ChatQueries:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.")
         async with self._uow() as uow:
-            await visible_conversation(uow, conversation_id, user_id)
+            await ensure_member(uow, conversation_id, user_id)
             page = await uow.messages.list_page(conversation_id, before=before, limit=limit)
             attachments = await uow.attachments.list_for_messages([m.id for m in page if m.has_media])
         by_message: dict[uuid.UUID | None, list[Attachment]] = {}

@@ -18,6 +18,7 @@ from application.events import MediaAttached, MessageCreated, MessageDeleted
 from application.ports import UnitOfWorkFactory
 from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.conversation import (
+    MAX_GROUP_MEMBERS,
     Conversation,
     ConversationKind,
     Message,
@@ -129,6 +130,22 @@ async def test_members_list_their_conversations_by_latest_activity(uow: UnitOfWo
         assert [c.id for c in await tx.conversations.list_for_member("alice")] == [old.id, new.id]
         assert [c.id for c in await tx.conversations.list_for_member("bob")] == [new.id]
         assert await tx.conversations.list_for_member("nobody") == []
+
+
+async def test_a_full_group_reads_back_whole_and_one_member_is_checked_alone(uow: UnitOfWorkFactory) -> None:
+    members = [f"member-{i:04d}" for i in range(MAX_GROUP_MEMBERS - 1)]
+    big, small = group("alice", *members), group("bob", "alice")
+    await add(uow, big, small)
+    async with uow() as tx:
+        stored = await tx.conversations.get(big.id)
+        assert stored is not None
+        assert stored.member_ids == {"alice", *members}
+        assert len(stored.member_ids) == MAX_GROUP_MEMBERS
+        assert await tx.conversations.is_member(big.id, "member-0500")
+        assert not await tx.conversations.is_member(big.id, "bob")
+        assert not await tx.conversations.is_member(uuid.uuid4(), "alice")
+        listed = {c.id: c.member_ids for c in await tx.conversations.list_for_member("alice")}
+        assert listed == {big.id: big.member_ids, small.id: small.member_ids}
 
 
 async def test_adding_members_keeps_those_already_there(uow: UnitOfWorkFactory) -> None:

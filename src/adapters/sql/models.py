@@ -37,8 +37,10 @@ class ConversationRow(UUIDBase):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     last_activity_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    # Written with the conversation; read by the repository as plain user ids, never as 1,000 ORM
+    # objects: "raise" makes an accidental load of them an error, not a slow page.
     members: Mapped[list[MemberRow]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
     )
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from advanced_alchemy.exceptions import IntegrityError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
@@ -38,12 +38,12 @@ def conversation_row(conversation: Conversation) -> ConversationRow:
     )
 
 
-def conversation_of(row: ConversationRow) -> Conversation:
+def conversation_of(row: ConversationRow, member_ids: frozenset[str]) -> Conversation:
     return Conversation(
         id=row.id,
         kind=ConversationKind(row.kind),
         title=row.title,
-        member_ids=frozenset(m.user_id for m in row.members),
+        member_ids=member_ids,
         created_at=row.created_at,
         last_activity_at=row.last_activity_at,
     )
@@ -127,6 +127,9 @@ class _Attachments(SQLAlchemyAsyncRepository[AttachmentRow]):
 
 
 class SqlConversationRepository:
+    """Members are read as plain user ids in one query, never as ORM objects: a group of 1,000 is
+    loaded in a few milliseconds, and a membership check reads one index entry."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._rows = _Conversations(session=session, auto_expunge=False)
@@ -135,26 +138,63 @@ class SqlConversationRepository:
         await self._rows.add(conversation_row(conversation))
 
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
-        row = await self._rows.get_one_or_none(id=conversation_id)
-        return None if row is None else conversation_of(row)
+        row = await self._session.get(ConversationRow, conversation_id)
+        if row is None:
+            return None
+        members = await self._session.scalars(
+            select(MemberRow.user_id).where(MemberRow.conversation_id == conversation_id)
+        )
+        return conversation_of(row, frozenset(members))
+
+    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
+        found = await self._session.scalar(
+            select(MemberRow.id)
+            .where(MemberRow.conversation_id == conversation_id, MemberRow.user_id == user_id)
+            .limit(1)
+        )
+        return found is not None
 
     async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
-        row = await self._rows.get_one_or_none(direct_pair="\n".join(sorted((member_a, member_b))))
-        return None if row is None else conversation_of(row)
+        row = await self._session.scalar(
+            select(ConversationRow).where(
+                ConversationRow.direct_pair == "\n".join(sorted((member_a, member_b)))
+            )
+        )
+        return None if row is None else conversation_of(row, frozenset((member_a, member_b)))
 
     async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
         mine = select(MemberRow.conversation_id).where(MemberRow.user_id == user_id)
-        rows = await self._rows.get_many(
-            ConversationRow.id.in_(mine),
-            order_by=[(ConversationRow.last_activity_at, True), (ConversationRow.id, True)],
+        rows = list(
+            await self._session.scalars(
+                select(ConversationRow)
+                .where(ConversationRow.id.in_(mine))
+                .order_by(ConversationRow.last_activity_at.desc(), ConversationRow.id.desc())
+            )
         )
-        return [conversation_of(row) for row in rows]
+        members: dict[uuid.UUID, set[str]] = {row.id: set() for row in rows}
+        if rows:
+            pairs = await self._session.execute(
+                select(MemberRow.conversation_id, MemberRow.user_id).where(
+                    MemberRow.conversation_id.in_(mine)
+                )
+            )
+            for conversation_id, member_id in pairs:
+                members[conversation_id].add(member_id)
+        return [conversation_of(row, frozenset(members[row.id])) for row in rows]
 
     async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
-        row = await self._rows.get(conversation_id)
-        present = {m.user_id for m in row.members}
-        row.members.extend(MemberRow(user_id=u) for u in sorted(user_ids - present))
-        await self._session.flush()
+        if not user_ids:
+            return
+        present = set(
+            await self._session.scalars(
+                select(MemberRow.user_id).where(
+                    MemberRow.conversation_id == conversation_id, MemberRow.user_id.in_(user_ids)
+                )
+            )
+        )
+        added = [{"conversation_id": conversation_id, "user_id": u} for u in sorted(user_ids - present)]
+        if added:  # one INSERT of many rows; the ids come from the model's Python-side default
+            await self._session.execute(insert(MemberRow), added)
 
     async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
         # One UPDATE ... RETURNING: the row lock makes concurrent changes take turns, so no two get
@@ -180,7 +220,7 @@ class SqlMessageRepository:
         await self._rows.add(message_row(message))
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
-        row = await self._rows.get_one_or_none(id=message_id)
+        row = await self._session.get(MessageRow, message_id)
         return None if row is None else message_of(row)
 
     async def list_page(
@@ -233,11 +273,11 @@ class SqlAttachmentRepository:
             raise NotFound("No such message.") from None
 
     async def get(self, attachment_id: uuid.UUID) -> Attachment | None:
-        row = await self._rows.get_one_or_none(id=attachment_id)
+        row = await self._session.get(AttachmentRow, attachment_id)
         return None if row is None else attachment_of(row)
 
     async def get_by_filename(self, filename: str) -> Attachment | None:
-        row = await self._rows.get_one_or_none(filename=filename)
+        row = await self._session.scalar(select(AttachmentRow).where(AttachmentRow.filename == filename))
         return None if row is None else attachment_of(row)
 
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:

@@ -54,7 +54,8 @@ class SqlUnitOfWork:
         session, self._session = self._session, None
         if session is not None:
             try:
-                await session.rollback()
+                # close() rolls back what was not committed and hands the connection back to the
+                # pool already reset: a rollback() before it would cost SQLite a second round trip.
                 await session.close()
             except (SQLAlchemyError, OSError) as exc:
                 if error is None:
