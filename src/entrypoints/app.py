@@ -19,7 +19,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from adapters.broadcast import ChannelsBroadcaster, channels_plugin
+from adapters import broadcast
 from adapters.files.partials import LocalPartialStore
 from adapters.files.s3 import S3FileStore
 from adapters.media_pillow import PillowImageProcessor
@@ -44,8 +44,9 @@ from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.tus import TusController, tus_resumable_header
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import file_store, running, sweep_leftovers
-from entrypoints.ws import SocketHub, events_socket
+from entrypoints.ws import events_socket
 from entrypoints.ws_events import render
+from entrypoints.ws_hub import SocketHub
 
 log = logging.getLogger(__name__)
 RESUMABLE_DIR = ".resumable"  # under UPLOAD_DIR: the bytes of resumable uploads in progress
@@ -69,7 +70,7 @@ def create_app(
     )
     engine = create_engine(settings.database_url)
     store: FileStore = files if files is not None else file_store(settings)
-    channels = channels_plugin(settings.redis_url)
+    events = broadcast.channels_backend(settings.redis_url)
     workers = MediaWorkers(settings.media_workers)
     videos = FfmpegVideoProcessor(settings.policy, workers, timeout=settings.media_timeout)
     if not videos.available:
@@ -79,7 +80,7 @@ def create_app(
         files=store,
         partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
         sniffer=FiletypeSniffer(),
-        broadcaster=broadcaster if broadcaster is not None else ChannelsBroadcaster(channels, render),
+        broadcaster=broadcaster if broadcaster is not None else broadcast.ChannelsBroadcaster(events, render),
         policy=settings.policy,
         clock=SystemClock(),
         processors={
@@ -90,7 +91,7 @@ def create_app(
         orphan_grace=timedelta(seconds=settings.orphan_grace),
         resumable_ttl=timedelta(seconds=settings.resumable_ttl),
     )
-    hub = SocketHub(plugin=channels, verifier=verifier, queries=use_cases.queries)
+    hub = SocketHub(verifier=verifier, queries=use_cases.queries)
     presigned = (
         PresignedDownloads(store, settings.s3.presign_ttl)
         if settings.s3 is not None and settings.s3.presigned_downloads and isinstance(store, S3FileStore)
@@ -104,6 +105,11 @@ def create_app(
         # as the service; an AsyncExitStack, so that no cancel scope spans the lifespan's yield.
         started = AsyncExitStack()
         await started.enter_async_context(running(store, settings))
+        # Subscribed here, before the first request, so that every event committed from now on
+        # reaches this process's sockets; the router is a task of its own, like the sweep.
+        await started.enter_async_context(broadcast.running(events))
+        subscribed = await broadcast.subscribe(events)
+        routing = asyncio.create_task(hub.route(broadcast.deliveries(events, subscribed=subscribed)))
         leftovers = partial(sweep_leftovers, store, timedelta(seconds=settings.orphan_grace))
         # A task of its own, not a task group: a cancel scope must not span the lifespan's yield.
         sweeping = (
@@ -118,10 +124,11 @@ def create_app(
         try:
             yield
         finally:
-            if sweeping is not None:
-                sweeping.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sweeping
+            for task in (sweeping, routing):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
             await hub.close_all()
             await started.aclose()
             await engine.dispose()
@@ -150,7 +157,6 @@ def create_app(
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
             "presigned": Provide(lambda: presigned, use_cache=True, sync_to_thread=False),
         },
-        plugins=[channels],
         middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
         stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,

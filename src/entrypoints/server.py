@@ -8,7 +8,7 @@ import time
 
 from granian import Granian
 
-from entrypoints.ws import CLOSE_SOCKETS_SIGNAL, SHUTDOWN_GRACE
+from entrypoints.ws_hub import CLOSE_SOCKETS_SIGNAL, SHUTDOWN_GRACE
 
 
 class GracefulGranian(Granian):  # type: ignore[misc,valid-type]

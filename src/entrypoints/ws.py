@@ -16,27 +16,22 @@ contract's close code 4401 (a refusal before accept reaches browsers as a bare H
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
 from litestar import WebSocket, websocket
-from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 from litestar.params import QueryParameter
 
-from adapters.broadcast import BoundedSubscriber, release, user_channel
-from adapters.tokens import LEEWAY_SECONDS, InvalidToken, JwtVerifier
-from application.queries import ChatQueries
+from adapters.tokens import LEEWAY_SECONDS, InvalidToken
 from entrypoints.http.auth import bearer_token
-from entrypoints.ws_events import PING, cursor_of, ready, render
+from entrypoints.ws_events import PING, ready, render
+from entrypoints.ws_hub import Mailbox, SocketHub
 
 log = logging.getLogger(__name__)
 
@@ -44,44 +39,10 @@ WS_PATH = "/api/v1/ws"
 HEARTBEAT = 25.0
 SEND_TIMEOUT = 10.0
 REPLAY_LIMIT = 1000
-SHUTDOWN_GRACE = 1.0  # seconds the sockets get to be closed before the server stops
-CLOSE_SOCKETS_SIGNAL = signal.SIGUSR1
-
-CLOSE_GOING_AWAY = 1001
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4008
 CLOSE_REPLAY_TOO_LONG = 4409
-
-
-@dataclass
-class SocketHub:
-    """What the socket endpoint needs, built once by `create_app`, and the sockets open now."""
-
-    plugin: ChannelsPlugin
-    verifier: JwtVerifier
-    queries: ChatQueries
-    open_sockets: set[WebSocket] = field(default_factory=set)  # type: ignore[type-arg]
-    _closing: asyncio.Future[None] | None = None
-
-    async def close_all(self) -> None:
-        for socket in list(self.open_sockets):
-            with contextlib.suppress(Exception):
-                await socket.close(CLOSE_GOING_AWAY, "The service is shutting down; reconnect shortly.")
-
-    def close_on_signal(self) -> None:
-        """Closes every socket with 1001 when the process gets `CLOSE_SOCKETS_SIGNAL`.
-
-        granian drops open WebSockets as soon as a worker is told to stop, and runs the lifespan
-        shutdown only afterwards, too late to say goodbye; so the CLI's server sends this signal to
-        its workers first and gives them `SHUTDOWN_GRACE` (see `entrypoints.server`)."""
-
-        def on_signal() -> None:
-            self._closing = asyncio.ensure_future(self.close_all())
-
-        # Outside the main thread (a test client) there are no signals: close_all() at shutdown it is.
-        with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(CLOSE_SOCKETS_SIGNAL, on_signal)
 
 
 class _Closed(Exception):
@@ -98,11 +59,12 @@ async def _send(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-a
         raise _Closed(CLOSE_TOO_SLOW, "The client did not take events in time; reconnect with ?since=.")
 
 
-async def _send_live(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-arg]
+async def _send_live(socket: WebSocket, frame: str) -> None:  # type: ignore[type-arg]
     # No deadline of its own: a cancel scope per frame and per socket costs more than the rest of
-    # a fan-out. A client that stops reading blocks this send, its queue fills, and the overflow
-    # closes it (4008); one that is gone fails the heartbeat's deadline.
-    await socket.send_text(frame.decode())
+    # a fan-out. A client that stops reading blocks this send, its mailbox fills, and the overflow
+    # closes it (4008); one that is gone fails the heartbeat's deadline. The ASGI message is sent
+    # as is: send_text() would add two coroutine layers per frame, a thousand times per event.
+    await socket.send({"type": "websocket.send", "text": frame, "bytes": None})
 
 
 @websocket(WS_PATH, summary="Events of every conversation the caller belongs to (token as ?token=)")
@@ -120,24 +82,19 @@ async def events_socket(
         )
         return
     user_id = claims.subject
-    subscriber = await hub.plugin.subscribe(user_channel(user_id))
-    assert isinstance(subscriber, BoundedSubscriber)
-    hub.open_sockets.add(socket)
     code, reason = 1000, ""
-    try:
-        expires_in = claims.expires_at + LEEWAY_SECONDS - time.time()
-        with anyio.move_on_after(max(expires_in, 0)) as expiry:
-            await _stream(socket, hub, subscriber, user_id, since)
-        if expiry.cancelled_caught:
-            code, reason = CLOSE_UNAUTHORIZED, "The token has expired; reconnect with a new one."
-    except _Closed as closed:
-        code, reason = closed.code, closed.reason
-    except WebSocketDisconnect:
-        code = 0
-    finally:
-        hub.open_sockets.discard(socket)
-        with anyio.CancelScope(shield=True):
-            await release(hub.plugin, subscriber, user_id)
+    # The mailbox receives events before the replay is read, so nothing falls between the two.
+    with hub.mailbox(user_id, socket) as mailbox:
+        try:
+            expires_in = claims.expires_at + LEEWAY_SECONDS - time.time()
+            with anyio.move_on_after(max(expires_in, 0)) as expiry:
+                await _stream(socket, hub, mailbox, user_id, since)
+            if expiry.cancelled_caught:
+                code, reason = CLOSE_UNAUTHORIZED, "The token has expired; reconnect with a new one."
+        except _Closed as closed:
+            code, reason = closed.code, closed.reason
+        except WebSocketDisconnect:
+            code = 0
     if code:
         with contextlib.suppress(Exception):
             await socket.close(code, reason)
@@ -146,7 +103,7 @@ async def events_socket(
 async def _stream(
     socket: WebSocket,  # type: ignore[type-arg]
     hub: SocketHub,
-    subscriber: BoundedSubscriber,
+    mailbox: Mailbox,
     user_id: str,
     since: int | None,
 ) -> None:
@@ -165,8 +122,9 @@ async def _stream(
             replayed = logged.cursor
 
     async def live() -> None:
-        async for frame in subscriber.iter_events():
-            if cursor_of(frame) > replayed:
+        while True:
+            cursor, frame = await mailbox.next()
+            if cursor > replayed:
                 await _send_live(socket, frame)
 
     async def heartbeat() -> None:
@@ -175,7 +133,7 @@ async def _stream(
             await _send(socket, PING)
 
     async def overflow() -> None:
-        await subscriber.overflowed.wait()
+        await mailbox.overflowed.wait()
         raise _Closed(CLOSE_TOO_SLOW, "The client fell too far behind; reconnect with ?since=<last cursor>.")
 
     async def until_disconnect() -> None:

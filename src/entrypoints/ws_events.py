@@ -13,13 +13,6 @@ from entrypoints.http.schemas import attachment_out, message_out
 _encoder = msgspec.json.Encoder()
 
 
-class _Cursor(msgspec.Struct):
-    cursor: int
-
-
-_cursor_decoder = msgspec.json.Decoder(_Cursor)
-
-
 def render(logged: Logged) -> bytes:
     event = logged.event
     frame: dict[str, Any] = {
@@ -46,11 +39,6 @@ def render(logged: Logged) -> bytes:
         case MessageDeleted():
             frame |= {"type": "message.deleted", "message_id": event.message_id}
     return _encoder.encode(frame)
-
-
-def cursor_of(frame: bytes) -> int:
-    """The cursor of a rendered event frame (it skips the rest of the JSON)."""
-    return _cursor_decoder.decode(frame).cursor
 
 
 def ready(cursor: int) -> bytes:

@@ -1,25 +1,32 @@
-"""ChannelsBroadcaster over Litestar Channels, on the memory backend and on Redis: per-user delivery,
-bounded queues that say when they overflow, channels forgotten when their last socket goes, and a
-backend that is down never turning a committed change into an error."""
+"""ChannelsBroadcaster over Litestar Channels' backends, memory and Redis, and the socket hub that
+hands what is published to each process's sockets: one publish per event reaching every process,
+delivery to the audience alone, bounded mailboxes that say when they overflow, a slow socket that
+holds up no other, and a backend that is down never turning a committed change into an error."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio
 import pytest
-from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
 
 from adapters.broadcast import (
-    SOCKET_BACKLOG,
-    BoundedSubscriber,
     ChannelsBroadcaster,
-    channels_plugin,
-    release,
-    user_channel,
+    Delivery,
+    channels_backend,
+    deliveries,
+    running,
+    subscribe,
 )
 from application.events import Logged, MessageDeleted
+from entrypoints.ws_hub import SOCKET_BACKLOG, Mailbox, SocketHub
+from tests.databases import reachable, unavailable
+from tests.integration.server_process import free_port
 
 
 def logged(cursor: int) -> Logged:
@@ -28,87 +35,198 @@ def logged(cursor: int) -> Logged:
 
 
 def render(item: Logged) -> bytes:
-    return str(item.cursor).encode()
+    return f'{{"cursor": {item.cursor}}}'.encode()
+
+
+def users(*names: str) -> list[str]:
+    """Names of this test's own: a Redis channel is shared with whoever else uses that Redis."""
+    run = uuid.uuid4().hex[:8]
+    return [f"{name}-{run}" for name in names]
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def plugin(request: pytest.FixtureRequest) -> AsyncIterator[ChannelsPlugin]:
-    url = None if request.param == "memory" else request.getfixturevalue("redis_url")
-    async with channels_plugin(url) as running:
-        yield running
+def redis_or_none(request: pytest.FixtureRequest) -> str | None:
+    return None if request.param == "memory" else str(request.getfixturevalue("redis_url"))
 
 
-async def receive(subscriber: BoundedSubscriber, count: int) -> list[bytes]:
-    got: list[bytes] = []
+@pytest.fixture
+async def backend(redis_or_none: str | None) -> AsyncIterator[ChannelsBackend]:
+    async with running(channels_backend(redis_or_none)) as started:
+        assert await subscribe(started)
+        yield started
+
+
+def hub() -> SocketHub:
+    return SocketHub(verifier=None, queries=None)  # type: ignore[arg-type]  # delivery needs neither
+
+
+async def mine(stream: AsyncIterator[Delivery], audience_of: set[str], count: int) -> list[Delivery]:
+    """The next `count` deliveries for these users (others' events on a shared Redis skipped)."""
+    got: list[Delivery] = []
     with anyio.fail_after(5):
-        async for frame in subscriber.iter_events():
-            got.append(frame)
-            if len(got) == count:
-                break
+        async for delivery in stream:
+            if audience_of & set(delivery.audience):
+                got.append(delivery)
+                if len(got) == count:
+                    break
     return got
 
 
-async def test_an_event_reaches_its_audience_and_no_one_else(plugin: ChannelsPlugin) -> None:
-    bob = await plugin.subscribe(user_channel("bob"))
-    carol = await plugin.subscribe(user_channel("carol"))
-    broadcaster = ChannelsBroadcaster(plugin, render)
-    await broadcaster.publish(logged(1), frozenset({"alice", "bob"}))
-    await broadcaster.publish(logged(2), frozenset({"bob", "carol"}))
-    assert isinstance(bob, BoundedSubscriber)
-    assert isinstance(carol, BoundedSubscriber)
-    assert await receive(bob, 2) == [b"1", b"2"]
-    assert await receive(carol, 1) == [b"2"]
-
-
-async def test_a_full_queue_says_so_instead_of_dropping_in_silence() -> None:
-    async with channels_plugin(None) as plugin:
-        slow = await plugin.subscribe(user_channel("slow"))
-        assert isinstance(slow, BoundedSubscriber)
-        broadcaster = ChannelsBroadcaster(plugin, render)
-        for cursor in range(SOCKET_BACKLOG):
-            await broadcaster.publish(logged(cursor), frozenset({"slow"}))
-        with anyio.fail_after(5):
-            while slow.qsize < SOCKET_BACKLOG:  # the plugin hands events over in a task of its own
-                await anyio.sleep(0.01)
-        assert not slow.overflowed.is_set()
-        await broadcaster.publish(logged(SOCKET_BACKLOG), frozenset({"slow"}))
-        with anyio.fail_after(5):
-            await slow.overflowed.wait()
-
-
-async def test_release_forgets_a_channel_once_its_last_socket_is_gone() -> None:
-    async with channels_plugin(None) as plugin:
-        first = await plugin.subscribe(user_channel("bob"))
-        second = await plugin.subscribe(user_channel("bob"))
-        await release(plugin, first, "bob")
-        assert user_channel("bob") in plugin._channels
-        await release(plugin, second, "bob")
-        assert user_channel("bob") not in plugin._channels  # litestar #4867 kept it forever
-
-
-async def test_a_backend_that_is_down_does_not_raise() -> None:
-    # Nothing listens on port 1: every publish fails at the backend.
-    async with channels_plugin("redis://127.0.0.1:1/0") as plugin:
-        broadcaster = ChannelsBroadcaster(plugin, render)
-        with anyio.fail_after(10):
-            await broadcaster.publish(logged(1), frozenset({"bob"}))
+async def test_an_event_is_published_once_with_its_audience_and_frame(backend: ChannelsBackend) -> None:
+    alice, bob = users("alice", "bob")
+    await ChannelsBroadcaster(backend, render).publish(logged(7), frozenset({alice, bob}))
+    [delivery] = await mine(deliveries(backend, subscribed=True), {alice, bob}, 1)
+    assert delivery.cursor == 7
+    assert sorted(delivery.audience) == sorted([alice, bob])
+    assert delivery.frame == '{"cursor": 7}'
 
 
 @pytest.mark.redis
-async def test_a_burst_of_first_subscribes_on_redis_all_hear_their_events(redis_url: str) -> None:
-    # redis-py keeps only the last of concurrent first connections: the backend must serialise.
-    users = [f"burst-{uuid.uuid4().hex[:8]}-{i}" for i in range(50)]
-    async with channels_plugin(redis_url) as plugin:
-        subscribers: list[BoundedSubscriber] = []
+async def test_every_process_hears_each_event_once(redis_url: str) -> None:
+    bob, carol = users("bob", "carol")
+    async with running(channels_backend(redis_url)) as here, running(channels_backend(redis_url)) as there:
+        assert await subscribe(here)
+        assert await subscribe(there)
+        broadcaster = ChannelsBroadcaster(here, render)
+        for cursor in (1, 2, 3):
+            await broadcaster.publish(logged(cursor), frozenset({bob, carol}))
+        for process in (here, there):
+            heard = await mine(deliveries(process, subscribed=True), {bob}, 3)
+            assert [d.cursor for d in heard] == [1, 2, 3]
 
-        async def subscribe(user: str) -> None:
-            subscriber = await plugin.subscribe(user_channel(user))
-            assert isinstance(subscriber, BoundedSubscriber)
-            subscribers.append(subscriber)
+
+async def test_the_hub_hands_an_event_to_every_socket_of_its_audience_and_no_other(
+    backend: ChannelsBackend,
+) -> None:
+    alice, bob, carol = users("alice", "bob", "carol")
+    sockets = hub()
+    with (
+        sockets.mailbox(bob, object()) as bob_phone,  # type: ignore[arg-type]
+        sockets.mailbox(bob, object()) as bob_laptop,  # type: ignore[arg-type]
+        sockets.mailbox(carol, object()) as carol_phone,  # type: ignore[arg-type]
+    ):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(sockets.route, deliveries(backend, subscribed=True))
+            broadcaster = ChannelsBroadcaster(backend, render)
+            await broadcaster.publish(logged(1), frozenset({alice, bob}))
+            await broadcaster.publish(logged(2), frozenset({bob, carol}))
+            with anyio.fail_after(5):
+                for box in (bob_phone, bob_laptop):
+                    assert [await box.next(), await box.next()] == [
+                        (1, '{"cursor": 1}'),
+                        (2, '{"cursor": 2}'),
+                    ]
+                assert await carol_phone.next() == (2, '{"cursor": 2}')
+            assert len(carol_phone) == 0
+            tasks.cancel_scope.cancel()
+
+
+async def test_a_socket_that_stops_reading_overflows_alone_and_holds_up_no_other() -> None:
+    sockets = hub()
+    events = SOCKET_BACKLOG + 10
+    received: list[int] = []
+    with (
+        sockets.mailbox("stuck", object()) as stuck,  # type: ignore[arg-type]
+        sockets.mailbox("reader", object()) as reader,  # type: ignore[arg-type]
+    ):
+
+        async def read() -> None:
+            while len(received) < events:
+                received.append((await reader.next())[0])
 
         async with anyio.create_task_group() as tasks:
-            for user in users:
-                tasks.start_soon(subscribe, user)
-        await ChannelsBroadcaster(plugin, render).publish(logged(7), frozenset(users))
-        for subscriber in subscribers:
-            assert await receive(subscriber, 1) == [b"7"]
+            tasks.start_soon(read)
+            for cursor in range(events):
+                sockets.deliver(Delivery(cursor=cursor, audience=["stuck", "reader"], frame="{}"))
+                await anyio.sleep(0)  # the reader's turn, as between two events from the network
+    assert received == list(range(events))
+    assert not reader.overflowed.is_set()
+    assert stuck.overflowed.is_set()
+    assert len(stuck) == SOCKET_BACKLOG  # it holds the oldest, in order: nothing thinned out
+
+
+async def test_a_mailbox_at_its_bound_keeps_its_frames_and_says_so() -> None:
+    box = Mailbox(backlog=3)
+    for cursor in range(3):
+        box.put(cursor, "{}")
+    assert not box.overflowed.is_set()
+    box.put(3, "{}")
+    assert box.overflowed.is_set()
+    assert [(await box.next())[0] for _ in range(3)] == [0, 1, 2]
+
+
+def test_a_user_is_forgotten_once_their_last_socket_closes() -> None:
+    sockets = hub()
+    with sockets.mailbox("bob", object()):  # type: ignore[arg-type]
+        with sockets.mailbox("bob", object()):  # type: ignore[arg-type]
+            assert sockets.users == 1
+        assert sockets.users == 1
+    assert sockets.users == 0
+
+
+async def test_a_backend_that_is_down_does_not_raise() -> None:
+    # Nothing listens on port 1: subscribing and every publish fail at the backend.
+    async with running(channels_backend("redis://127.0.0.1:1/0")) as backend:
+        with anyio.fail_after(20):
+            assert not await subscribe(backend)
+            await ChannelsBroadcaster(backend, render).publish(logged(1), frozenset({"bob"}))
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], None]]:
+    """A Redis server of this test's own on a free port; calling the fixture's value kills it and
+    starts it again on the same port (a restart, as an operator's or a crash's)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    state: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start() -> None:
+        state["process"] = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not reachable("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the private redis-server did not start")
+            time.sleep(0.05)
+
+    def restart() -> None:
+        state["process"].kill()
+        state["process"].wait(timeout=10)
+        start()
+
+    start()
+    restart.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
+    try:
+        yield restart
+    finally:
+        state["process"].kill()
+        state["process"].wait(timeout=10)
+
+
+@pytest.mark.redis
+async def test_after_redis_restarts_events_flow_again(private_redis: Callable[[], None]) -> None:
+    url = private_redis.url  # type: ignore[attr-defined]
+    async with running(channels_backend(url)) as listener, running(channels_backend(url)) as publisher:
+        assert await subscribe(listener)
+        heard: list[int] = []
+        broadcaster = ChannelsBroadcaster(publisher, render)
+
+        async def listen() -> None:
+            async for delivery in deliveries(listener, subscribed=True):
+                heard.append(delivery.cursor)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(listen)
+            with anyio.fail_after(5):
+                while not heard:  # the first event, before the restart
+                    await broadcaster.publish(logged(1), frozenset({"bob"}))
+                    await anyio.sleep(0.05)
+            await anyio.to_thread.run_sync(private_redis)
+            with anyio.fail_after(20):  # resubscribed after the pauses of RESUBSCRIBE_PAUSES
+                while 2 not in heard:
+                    await broadcaster.publish(logged(2), frozenset({"bob"}))
+                    await anyio.sleep(0.1)
+            tasks.cancel_scope.cancel()

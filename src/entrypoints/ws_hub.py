@@ -1,0 +1,124 @@
+"""The WebSockets this process holds, by user, and the router that hands each published event to
+the sockets of its audience.
+
+Each socket has a `Mailbox`: a queue of at most `SOCKET_BACKLOG` frames that its own task empties
+onto the wire. The router only appends to mailboxes, never waits on a socket, so one slow or dead
+client never holds up the others; a mailbox that would pass its bound is marked `overflowed` (the
+socket is closed with 4008, told to reconnect with `?since=`), never silently thinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from litestar import WebSocket
+
+from adapters.broadcast import Delivery
+from adapters.tokens import JwtVerifier
+from application.queries import ChatQueries
+
+log = logging.getLogger(__name__)
+
+SOCKET_BACKLOG = 256  # frames queued for one socket before it counts as too far behind
+CLOSE_GOING_AWAY = 1001
+SHUTDOWN_GRACE = 1.0  # seconds the sockets get to be closed before the server stops
+CLOSE_SOCKETS_SIGNAL = signal.SIGUSR1
+
+
+class Mailbox:
+    """One socket's frames, as (cursor, JSON text), oldest first."""
+
+    __slots__ = ("_backlog", "_frames", "_ready", "overflowed")
+
+    def __init__(self, backlog: int = SOCKET_BACKLOG) -> None:
+        self._backlog = backlog
+        self._frames: deque[tuple[int, str]] = deque()
+        self._ready = asyncio.Event()
+        self.overflowed = asyncio.Event()
+
+    def put(self, cursor: int, frame: str) -> None:
+        if len(self._frames) >= self._backlog:
+            self.overflowed.set()
+            return
+        self._frames.append((cursor, frame))
+        self._ready.set()
+
+    async def next(self) -> tuple[int, str]:
+        """The oldest frame; waits for one (without a task switch when one is there)."""
+        while not self._frames:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._frames.popleft()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+@dataclass
+class SocketHub:
+    """What the socket endpoint needs, built once by `create_app`, and the sockets open now."""
+
+    verifier: JwtVerifier
+    queries: ChatQueries
+    _mailboxes: dict[str, set[Mailbox]] = field(default_factory=dict)
+    _sockets: set[WebSocket] = field(default_factory=set)  # type: ignore[type-arg]
+    _closing: asyncio.Future[None] | None = None
+
+    @contextlib.contextmanager
+    def mailbox(self, user_id: str, socket: WebSocket) -> Iterator[Mailbox]:  # type: ignore[type-arg]
+        """The socket's mailbox, receiving the user's events from now until the block ends."""
+        box = Mailbox()
+        boxes = self._mailboxes.setdefault(user_id, set())
+        boxes.add(box)
+        self._sockets.add(socket)
+        try:
+            yield box
+        finally:
+            self._sockets.discard(socket)
+            boxes.discard(box)
+            if not boxes:
+                self._mailboxes.pop(user_id, None)
+
+    def deliver(self, delivery: Delivery) -> None:
+        mailboxes = self._mailboxes
+        for user_id in delivery.audience:
+            for box in mailboxes.get(user_id, ()):
+                box.put(delivery.cursor, delivery.frame)
+
+    async def route(self, deliveries: AsyncIterator[Delivery]) -> None:
+        """Hands every delivery to the mailboxes of its audience, until cancelled."""
+        async for delivery in deliveries:
+            try:
+                self.deliver(delivery)
+            except Exception:  # one bad delivery must not silence every socket of the process
+                log.exception("could not deliver event %d", delivery.cursor)
+
+    @property
+    def users(self) -> int:
+        """How many users have a socket here."""
+        return len(self._mailboxes)
+
+    async def close_all(self) -> None:
+        for socket in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await socket.close(CLOSE_GOING_AWAY, "The service is shutting down; reconnect shortly.")
+
+    def close_on_signal(self) -> None:
+        """Closes every socket with 1001 when the process gets `CLOSE_SOCKETS_SIGNAL`.
+
+        granian drops open WebSockets as soon as a worker is told to stop, and runs the lifespan
+        shutdown only afterwards, too late to say goodbye; so the CLI's server sends this signal to
+        its workers first and gives them `SHUTDOWN_GRACE` (see `entrypoints.server`)."""
+
+        def on_signal() -> None:
+            self._closing = asyncio.ensure_future(self.close_all())
+
+        # Outside the main thread (a test client) there are no signals: close_all() at shutdown it is.
+        with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(CLOSE_SOCKETS_SIGNAL, on_signal)
