@@ -32,7 +32,7 @@ from application.events import Logged
 
 log = logging.getLogger(__name__)
 
-EVENTS_CHANNEL = "events"
+EVENTS_CHANNEL = "chat-media:events"  # pub/sub channel names are global to a Redis server
 PUBLISH_TIMEOUT = 5.0  # seconds: past this, delivery is given up (clients catch up from the log)
 RESUBSCRIBE_PAUSES = (0.1, 0.5, 1.0, 2.0, 5.0)  # seconds between attempts after a failure; the last repeats
 # How long the Redis backend's reader waits for a message before it asks again. Channels' default,
