@@ -31,7 +31,7 @@ from litestar.params import QueryParameter
 from adapters.tokens import LEEWAY_SECONDS, InvalidToken
 from entrypoints.http.auth import bearer_token
 from entrypoints.ws_events import PING, ready, render
-from entrypoints.ws_hub import Mailbox, SocketHub
+from entrypoints.ws_hub import CLOSE_TOO_SLOW, Mailbox, SocketHub
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ SEND_TIMEOUT = 10.0
 REPLAY_LIMIT = 1000
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_TOO_SLOW = 4008
 CLOSE_REPLAY_TOO_LONG = 4409
 
 
@@ -84,7 +83,7 @@ async def events_socket(
     user_id = claims.subject
     code, reason = 1000, ""
     # The mailbox receives events before the replay is read, so nothing falls between the two.
-    with hub.mailbox(user_id, socket) as mailbox:
+    with hub.mailbox(user_id) as mailbox:
         try:
             expires_in = claims.expires_at + LEEWAY_SECONDS - time.time()
             with anyio.move_on_after(max(expires_in, 0)) as expiry:
@@ -132,15 +131,15 @@ async def _stream(
             await anyio.sleep(HEARTBEAT)
             await _send(socket, PING)
 
-    async def overflow() -> None:
-        await mailbox.overflowed.wait()
-        raise _Closed(CLOSE_TOO_SLOW, "The client fell too far behind; reconnect with ?since=<last cursor>.")
+    async def asked_to_close() -> None:  # too far behind, or the service shutting down
+        await mailbox.closing.wait()
+        raise _Closed(mailbox.close_code, mailbox.close_reason)
 
     async def until_disconnect() -> None:
         while True:
             await socket.receive_data(mode="text")  # the client's frames (a pong, say) only keep it alive
 
-    await _first_of(live, heartbeat, overflow, until_disconnect)
+    await _first_of(live, heartbeat, asked_to_close, until_disconnect)
 
 
 async def _first_of(*tasks: Callable[[], Awaitable[None]]) -> None:

@@ -3,8 +3,13 @@ the sockets of its audience.
 
 Each socket has a `Mailbox`: a queue of at most `SOCKET_BACKLOG` frames that its own task empties
 onto the wire. The router only appends to mailboxes, never waits on a socket, so one slow or dead
-client never holds up the others; a mailbox that would pass its bound is marked `overflowed` (the
-socket is closed with 4008, told to reconnect with `?since=`), never silently thinned.
+client never holds up the others; a mailbox that would pass its bound asks its socket to close
+with 4008 (reconnect with `?since=`), and is never silently thinned.
+
+The hub never closes a socket itself: it asks the socket's handler to (`Mailbox.close`). granian
+does not send a close frame while another task of the connection awaits `receive()` (the handler
+always has one waiting for the client's frames): the close waits for the client's next frame, and
+at shutdown for ever. The handler stops its own tasks first, then closes at once.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
-from litestar import WebSocket
+import anyio
 
 from adapters.broadcast import Delivery
 from adapters.tokens import JwtVerifier
@@ -27,27 +32,37 @@ log = logging.getLogger(__name__)
 
 SOCKET_BACKLOG = 256  # frames queued for one socket before it counts as too far behind
 CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_SLOW = 4008
 SHUTDOWN_GRACE = 1.0  # seconds the sockets get to be closed before the server stops
 CLOSE_SOCKETS_SIGNAL = signal.SIGUSR1
 
 
 class Mailbox:
-    """One socket's frames, as (cursor, JSON text), oldest first."""
+    """One socket's frames, as (cursor, JSON text), oldest first, and whether the socket is asked
+    to close (`closing`, with the code and the sentence to close with)."""
 
-    __slots__ = ("_backlog", "_frames", "_ready", "overflowed")
+    __slots__ = ("_backlog", "_frames", "_ready", "close_code", "close_reason", "closing")
 
     def __init__(self, backlog: int = SOCKET_BACKLOG) -> None:
         self._backlog = backlog
         self._frames: deque[tuple[int, str]] = deque()
         self._ready = asyncio.Event()
-        self.overflowed = asyncio.Event()
+        self.closing = asyncio.Event()
+        self.close_code = 0
+        self.close_reason = ""
 
     def put(self, cursor: int, frame: str) -> None:
         if len(self._frames) >= self._backlog:
-            self.overflowed.set()
+            self.close(CLOSE_TOO_SLOW, "The client fell too far behind; reconnect with ?since=<last cursor>.")
             return
         self._frames.append((cursor, frame))
         self._ready.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Asks the socket to close; the first reason given is the one it closes with."""
+        if not self.closing.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.closing.set()
 
     async def next(self) -> tuple[int, str]:
         """The oldest frame; waits for one (without a task switch when one is there)."""
@@ -66,24 +81,24 @@ class SocketHub:
 
     verifier: JwtVerifier
     queries: ChatQueries
-    _mailboxes: dict[str, set[Mailbox]] = field(default_factory=dict)
-    _sockets: set[WebSocket] = field(default_factory=set)  # type: ignore[type-arg]
     _closing: asyncio.Future[None] | None = None
+    _all_closed: asyncio.Event | None = None  # set once close_all() has seen the last socket go
+    _mailboxes: dict[str, set[Mailbox]] = field(default_factory=dict)
 
     @contextlib.contextmanager
-    def mailbox(self, user_id: str, socket: WebSocket) -> Iterator[Mailbox]:  # type: ignore[type-arg]
-        """The socket's mailbox, receiving the user's events from now until the block ends."""
+    def mailbox(self, user_id: str) -> Iterator[Mailbox]:
+        """A socket's mailbox, receiving the user's events from now until the block ends."""
         box = Mailbox()
         boxes = self._mailboxes.setdefault(user_id, set())
         boxes.add(box)
-        self._sockets.add(socket)
         try:
             yield box
         finally:
-            self._sockets.discard(socket)
             boxes.discard(box)
             if not boxes:
                 self._mailboxes.pop(user_id, None)
+                if not self._mailboxes and self._all_closed is not None:
+                    self._all_closed.set()
 
     def deliver(self, delivery: Delivery) -> None:
         mailboxes = self._mailboxes
@@ -105,9 +120,15 @@ class SocketHub:
         return len(self._mailboxes)
 
     async def close_all(self) -> None:
-        for socket in list(self._sockets):
-            with contextlib.suppress(Exception):
-                await socket.close(CLOSE_GOING_AWAY, "The service is shutting down; reconnect shortly.")
+        """Asks every socket to close with 1001 and waits, at most `SHUTDOWN_GRACE`, until they have."""
+        if not self._mailboxes:
+            return
+        self._all_closed = asyncio.Event()
+        for boxes in self._mailboxes.values():
+            for box in boxes:
+                box.close(CLOSE_GOING_AWAY, "The service is shutting down; reconnect shortly.")
+        with anyio.move_on_after(SHUTDOWN_GRACE):
+            await self._all_closed.wait()
 
     def close_on_signal(self) -> None:
         """Closes every socket with 1001 when the process gets `CLOSE_SOCKETS_SIGNAL`.

@@ -24,7 +24,7 @@ from adapters.broadcast import (
     subscribe,
 )
 from application.events import Logged, MessageDeleted
-from entrypoints.ws_hub import SOCKET_BACKLOG, Mailbox, SocketHub
+from entrypoints.ws_hub import CLOSE_TOO_SLOW, SOCKET_BACKLOG, Mailbox, SocketHub
 from tests.databases import reachable, unavailable
 from tests.integration.server_process import free_port
 
@@ -101,9 +101,9 @@ async def test_the_hub_hands_an_event_to_every_socket_of_its_audience_and_no_oth
     alice, bob, carol = users("alice", "bob", "carol")
     sockets = hub()
     with (
-        sockets.mailbox(bob, object()) as bob_phone,  # type: ignore[arg-type]
-        sockets.mailbox(bob, object()) as bob_laptop,  # type: ignore[arg-type]
-        sockets.mailbox(carol, object()) as carol_phone,  # type: ignore[arg-type]
+        sockets.mailbox(bob) as bob_phone,
+        sockets.mailbox(bob) as bob_laptop,
+        sockets.mailbox(carol) as carol_phone,
     ):
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(sockets.route, deliveries(backend, subscribed=True))
@@ -126,8 +126,8 @@ async def test_a_socket_that_stops_reading_overflows_alone_and_holds_up_no_other
     events = SOCKET_BACKLOG + 10
     received: list[int] = []
     with (
-        sockets.mailbox("stuck", object()) as stuck,  # type: ignore[arg-type]
-        sockets.mailbox("reader", object()) as reader,  # type: ignore[arg-type]
+        sockets.mailbox("stuck") as stuck,
+        sockets.mailbox("reader") as reader,
     ):
 
         async def read() -> None:
@@ -140,8 +140,8 @@ async def test_a_socket_that_stops_reading_overflows_alone_and_holds_up_no_other
                 sockets.deliver(Delivery(cursor=cursor, audience=["stuck", "reader"], frame="{}"))
                 await anyio.sleep(0)  # the reader's turn, as between two events from the network
     assert received == list(range(events))
-    assert not reader.overflowed.is_set()
-    assert stuck.overflowed.is_set()
+    assert not reader.closing.is_set()
+    assert (stuck.closing.is_set(), stuck.close_code) == (True, CLOSE_TOO_SLOW)
     assert len(stuck) == SOCKET_BACKLOG  # it holds the oldest, in order: nothing thinned out
 
 
@@ -149,16 +149,36 @@ async def test_a_mailbox_at_its_bound_keeps_its_frames_and_says_so() -> None:
     box = Mailbox(backlog=3)
     for cursor in range(3):
         box.put(cursor, "{}")
-    assert not box.overflowed.is_set()
+    assert not box.closing.is_set()
     box.put(3, "{}")
-    assert box.overflowed.is_set()
+    assert (box.closing.is_set(), box.close_code) == (True, CLOSE_TOO_SLOW)
     assert [(await box.next())[0] for _ in range(3)] == [0, 1, 2]
+
+
+async def test_shutting_down_asks_every_socket_to_close_and_waits_for_them() -> None:
+    sockets = hub()
+    closed: list[tuple[int, str]] = []
+
+    async def handler(user: str) -> None:  # what the endpoint does: close when asked, then leave
+        with sockets.mailbox(user) as box:
+            await box.closing.wait()
+            closed.append((box.close_code, box.close_reason))
+
+    async with anyio.create_task_group() as tasks:
+        for user in ("bob", "bob", "carol"):
+            tasks.start_soon(handler, user)
+        await anyio.sleep(0.01)
+        with anyio.fail_after(5):
+            await sockets.close_all()
+        assert sockets.users == 0
+    assert [code for code, _ in closed] == [1001, 1001, 1001]
+    assert all("shutting down" in reason for _, reason in closed)
 
 
 def test_a_user_is_forgotten_once_their_last_socket_closes() -> None:
     sockets = hub()
-    with sockets.mailbox("bob", object()):  # type: ignore[arg-type]
-        with sockets.mailbox("bob", object()):  # type: ignore[arg-type]
+    with sockets.mailbox("bob"):
+        with sockets.mailbox("bob"):
             assert sockets.users == 1
         assert sockets.users == 1
     assert sockets.users == 0
