@@ -40,7 +40,9 @@ Access
       test_http_serve.py::test_every_id_of_conversation_c_is_unknown_to_a_member_of_a
       [attach-foreign-file]
   a member who leaves loses access at once
-      test_security_promises.py::test_a_member_who_leaves_loses_access_at_once (xfail: no route)
+      test_security_promises.py::test_a_member_who_leaves_loses_access_at_once
+      test_use_case_leave.py (every view, events and replay, uploads begun before, drafts kept)
+      test_ws.py::test_a_member_who_leaves_hears_nothing_more_of_the_conversation
 
 Names and paths
   the stored name is always `<uuid>.<ext>`
@@ -407,26 +409,44 @@ async def test_the_caller_is_checked_before_any_file_is_touched(spied: tuple[Api
     assert spy.opened == [attachment["filename"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no route removes a member yet: neither the contract nor issues #4/#6 add one "
-    "(the test guesses DELETE /conversations/{id}/members/{user}; adjust it with the route)",
-)
+def same_answer(a: Any, b: Any) -> None:
+    """Byte-identical to the client: status, body and headers (aside from the Date)."""
+
+    def seen(r: Any) -> tuple[int, bytes, list[tuple[str, str]]]:
+        return r.status_code, r.content, sorted((k, v) for k, v in r.headers.multi_items() if k != "date")
+
+    assert seen(a) == seen(b)
+
+
 async def test_a_member_who_leaves_loses_access_at_once(api: Api) -> None:
     group, message = await chat(api)
     [attachment] = (await api.upload("alice", message["id"], ("a.png", samples.sample("png")))).json()
     assert (await api.client.get(attachment["url"], headers=bearer("bob"))).status_code == 200
-    left = await api.client.delete(f"/api/v1/conversations/{group['id']}/members/bob", headers=bearer("bob"))
-    assert left.status_code in (200, 204), left.text
-    unknown = await api.client.get(f"{FILES}/{uuid.uuid4()}.png", headers=bearer("bob"))
-    after = await api.client.get(attachment["url"], headers=bearer("bob"))
-    assert (after.status_code, after.content) == (404, unknown.content)
-    assert (
-        await api.client.get(f"/api/v1/media/message/{message['id']}", headers=bearer("bob"))
-    ).status_code == 404
-    assert (
-        await api.client.get(f"/api/v1/conversations/{group['id']}", headers=bearer("bob"))
-    ).status_code == 404
+    conversation = f"/api/v1/conversations/{group['id']}"
+
+    left = await api.client.delete(f"{conversation}/members/bob", headers=bearer("bob"))
+
+    assert (left.status_code, left.content) == (204, b"")
+    unknown_conversation = f"/api/v1/conversations/{new_id()}"
+    for method, path, unknown, extra in [
+        ("GET", conversation, unknown_conversation, {}),
+        ("GET", f"{conversation}/messages", f"{unknown_conversation}/messages", {}),
+        ("GET", f"/api/v1/media/message/{message['id']}", f"/api/v1/media/message/{new_id()}", {}),
+        ("GET", attachment["url"], f"{FILES}/{uuid.uuid4()}.png", {}),
+        ("HEAD", attachment["url"], f"{FILES}/{uuid.uuid4()}.png", {}),
+        ("GET", attachment["url"], f"{FILES}/{uuid.uuid4()}.png", {"Range": "bytes=0-3"}),
+        ("GET", attachment["thumbnail_url"], f"/api/v1/media/{new_id()}/thumbnail", {}),
+    ]:
+        headers = {**bearer("bob"), **extra}
+        after = await api.client.request(method, path, headers=headers)
+        same_answer(after, await api.client.request(method, unknown, headers=headers))
+        assert after.status_code == 404, (method, path)
+    mine = await api.client.get("/api/v1/conversations", headers=bearer("bob"))
+    assert group["id"] not in [c["id"] for c in mine.json()]
+    # The control: the member who stayed sees it all as before.
+    assert (await api.client.get(attachment["url"], headers=bearer("alice"))).status_code == 200
+    stayed = await api.client.get(conversation, headers=bearer("alice"))
+    assert stayed.json()["member_ids"] == ["alice"]
 
 
 # ---- Names and paths ---------------------------------------------------------------------------------
