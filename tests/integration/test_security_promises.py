@@ -65,8 +65,12 @@ Types
   the client's Content-Type is ignored
       test_security_promises.py::test_the_clients_content_type_is_ignored
   HTML, SVG, JS and executables never get in
-      test_http_media.py::test_spoofed_or_forbidden_types_are_415_and_keep_nothing
+      test_http_media.py::test_spoofed_or_forbidden_types_are_415_and_keep_nothing (blank.txt too)
       test_security_promises.py::test_scripts_and_programs_never_get_in
+      test_content_checks.py::test_a_web_page_after_a_screen_of_blank_lines_fails
+      test_content_checks.py::test_blank_space_up_to_the_bound_does_not_hide_markup
+      test_content_checks.py::test_a_web_page_after_blank_space_cut_anywhere_still_fails
+      test_content_checks.py::test_more_blank_space_than_the_bound_fails_whatever_follows
   polyglots refused or re-encoded
       test_http_media.py::test_spoofed_or_forbidden_types_are_415_and_keep_nothing
       (gifar.gif, zipped.png)
