@@ -60,6 +60,13 @@ class InMemoryConversationRepository:
         members = conversation.member_ids | user_ids
         self._db.conversations[conversation_id] = replace(conversation, member_ids=members)
 
+    async def remove_member(self, conversation_id: uuid.UUID, user_id: str) -> None:
+        conversation = self._db.conversations.get(conversation_id)
+        if conversation is None or user_id not in conversation.member_ids:
+            raise NotFound("No such member in this conversation.")
+        members = conversation.member_ids - {user_id}
+        self._db.conversations[conversation_id] = replace(conversation, member_ids=members)
+
     async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
         conversation = self._db.conversations[conversation_id]
         self._db.conversations[conversation_id] = replace(conversation, last_activity_at=at)

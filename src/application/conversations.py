@@ -1,4 +1,4 @@
-"""Starting conversations and adding members."""
+"""Starting conversations, adding members, and leaving."""
 
 from __future__ import annotations
 
@@ -71,3 +71,34 @@ class AddMembersHandler:
             await uow.conversations.add_members(conversation.id, grown.member_ids - conversation.member_ids)
             await uow.commit()
         return grown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveMember:
+    user_id: str  # who asks
+    conversation_id: uuid.UUID
+    member_id: str  # whom to remove
+
+
+class RemoveMemberHandler:
+    """Rules:
+    - a member may remove only themselves: that is leaving (another member's id: 403); a
+      non-member is answered as for an unknown conversation (404), whoever they name;
+    - a direct conversation cannot be left (409): it has exactly two members;
+    - from the commit on, the leaver is no member: the conversation, its messages, their media
+      and files are unknown to them (404, as for an unknown id), its events are no longer sent to
+      them (an event's audience is the member list when its change commits) nor replayed to them;
+    - what they sent and uploaded stays with the conversation; their drafts stay theirs;
+    - a group whose last member leaves stays as it is: nobody can see it or join it again, its
+      rows and files are kept (nothing is deleted on a member's request that others put there).
+    No event is sent: the contract has none for it (members see the list in the conversation)."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, command: RemoveMember) -> None:
+        async with self._uow() as uow:
+            conversation = await visible_conversation(uow, command.conversation_id, command.user_id)
+            conversation.without_member(command.member_id, by=command.user_id)
+            await uow.conversations.remove_member(conversation.id, command.member_id)
+            await uow.commit()

@@ -44,6 +44,12 @@ class ConversationRepository(Protocol):
         """Adds the users who are not members yet; members already there are left as they are."""
         ...
 
+    async def remove_member(self, conversation_id: uuid.UUID, user_id: str) -> None:
+        """Removes the user from the conversation's members; what they sent stays. Raises NotFound
+        when the user is not a member of it (an unknown conversation included), so that of two
+        concurrent removals of the same member one fails instead of both answering done."""
+        ...
+
     async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
         """Records activity at `at` (it orders the members' lists) and returns the conversation's
         next sequence number, atomically: two concurrent changes never get the same one."""

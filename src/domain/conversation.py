@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from domain.errors import Forbidden, InvalidInput, NotFound
+from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 MAX_GROUP_MEMBERS = 1000
 MAX_TITLE_LENGTH = 200
@@ -51,6 +51,15 @@ class Conversation:
         if len(members) > MAX_GROUP_MEMBERS:
             raise InvalidInput(f"A group has at most {MAX_GROUP_MEMBERS} members.")
         return replace(self, member_ids=members)
+
+    def without_member(self, member_id: str, *, by: str) -> Conversation:
+        """The conversation once `by` removed `member_id`: a member removes only themselves (they
+        leave), and a direct conversation cannot be left. `by` must be a member already."""
+        if member_id != by:
+            raise Forbidden("A member may remove only themselves from a conversation.")
+        if self.kind is ConversationKind.DIRECT:
+            raise Conflict("A direct conversation has exactly two members: it cannot be left.")
+        return replace(self, member_ids=self.member_ids - {member_id})
 
 
 def new_conversation(

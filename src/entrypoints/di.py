@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from litestar.di import Provide
 
-from application.conversations import AddMembersHandler, StartConversationHandler
+from application.conversations import AddMembersHandler, RemoveMemberHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
 from application.messages import DeleteMessageHandler, PostMessageHandler
 from application.ports import (
@@ -33,6 +33,7 @@ from domain.policy import MediaPolicy
 class UseCases:
     start_conversation: StartConversationHandler
     add_members: AddMembersHandler
+    remove_member: RemoveMemberHandler
     post_message: PostMessageHandler
     delete_message: DeleteMessageHandler
     upload_media: UploadMediaHandler
@@ -62,6 +63,7 @@ def build_use_cases(
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),
+        remove_member=RemoveMemberHandler(uow),
         post_message=PostMessageHandler(uow, broadcaster, clock),
         delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
         upload_media=upload_media,

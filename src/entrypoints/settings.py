@@ -25,9 +25,11 @@ from domain.policy import (
     VIDEO_EXTENSIONS,
     MediaPolicy,
 )
+from entrypoints.http.body_deadline import BodyLimits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
 DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
+MAX_MIN_RATE = 1024 * 1024  # 8 Mbit/s: a floor above it would cut off ordinary mobile uploads
 
 
 class SettingsError(ValueError):
@@ -54,7 +56,9 @@ class Settings:
     jwt_public_key: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
-    upload_idle_timeout: float = 30.0
+    upload_idle_timeout: float = 30.0  # seconds a request body may send nothing (408 past it)
+    upload_min_rate: int = 1024  # bytes a second a request body must average (408 below it); 0: none
+    upload_min_rate_grace: float = 10.0  # seconds of a body before its rate counts
     redis_url: str | None = None  # set: WebSocket events cross processes through Redis pub/sub
     draft_ttl: float = 86_400.0  # seconds a draft is kept unsent
     orphan_grace: float = 3_600.0  # seconds before a file no row names counts as forgotten
@@ -69,6 +73,15 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        """The deadlines every upload body is read under (multipart and tus PATCH alike)."""
+        return BodyLimits(
+            idle_timeout=self.upload_idle_timeout,
+            min_rate=self.upload_min_rate,
+            grace=self.upload_min_rate_grace,
+        )
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -138,6 +151,12 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         raise SettingsError("JWT_SECRET must be at least 32 bytes long (RFC 7518 asks as much for HS256).")
     if secret is None and public_key is None and environment == "production":
         raise SettingsError("JWT_SECRET or JWT_PUBLIC_KEY must be set when APP_ENV=production.")
+    min_rate = number("UPLOAD_MIN_RATE", 1024, 0)
+    if min_rate > MAX_MIN_RATE:
+        raise SettingsError(
+            f"UPLOAD_MIN_RATE must be at most {MAX_MIN_RATE} bytes a second (more would cut off ordinary "
+            f"mobile uploads), not {min_rate}."
+        )
     redis_url = text("REDIS_URL")
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not '{redis_url}'.")
@@ -153,6 +172,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         jwt_issuer=text("JWT_ISSUER"),
         jwt_audience=text("JWT_AUDIENCE"),
         upload_idle_timeout=float(number("UPLOAD_IDLE_TIMEOUT", 30, 1)),
+        upload_min_rate=min_rate,
+        upload_min_rate_grace=float(number("UPLOAD_MIN_RATE_GRACE", 10, 1)),
         redis_url=redis_url,
         draft_ttl=float(number("DRAFT_TTL", 86_400, 1)),
         orphan_grace=float(number("ORPHAN_GRACE", 3_600, 60)),

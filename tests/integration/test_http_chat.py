@@ -120,6 +120,40 @@ async def test_a_direct_conversation_takes_no_third_member(api: Api) -> None:
     assert after.json()["member_ids"] == ["alice", "bob"]
 
 
+async def test_a_member_leaves_a_group_and_removes_no_one_else(api: Api) -> None:
+    group = await api.conversation("alice", ["bob", "carol"])
+    members = f"/api/v1/conversations/{group['id']}/members"
+
+    other = await api.client.delete(f"{members}/carol", headers=bearer("bob"))
+    outsider = await api.client.delete(f"{members}/mallory", headers=bearer("mallory"))
+    unknown = await api.client.delete(
+        f"/api/v1/conversations/{new_id()}/members/mallory", headers=bearer("mallory")
+    )
+    left = await api.client.delete(f"{members}/bob", headers=bearer("bob"))
+    again = await api.client.delete(f"{members}/bob", headers=bearer("bob"))
+
+    assert (other.status_code, outsider.status_code, left.status_code, again.status_code) == (
+        403,
+        404,
+        204,
+        404,
+    )
+    assert other.json()["detail"]
+    assert outsider.json() == unknown.json()
+    after = await api.client.get(f"/api/v1/conversations/{group['id']}", headers=bearer("alice"))
+    assert after.json()["member_ids"] == ["alice", "carol"]
+
+
+async def test_a_direct_conversation_cannot_be_left(api: Api) -> None:
+    direct = await api.conversation("alice", ["bob"], kind="direct")
+    r = await api.client.delete(f"/api/v1/conversations/{direct['id']}/members/bob", headers=bearer("bob"))
+    assert r.status_code == 409
+    assert r.json() == {"status_code": 409, "detail": r.json()["detail"]}
+    assert "exactly two members" in r.json()["detail"]
+    after = await api.client.get(f"/api/v1/conversations/{direct['id']}", headers=bearer("bob"))
+    assert after.json()["member_ids"] == ["alice", "bob"]
+
+
 async def test_posting_a_message_answers_the_contract_shape_and_tells_members(
     api: Api, broadcaster: RecordingBroadcaster
 ) -> None:

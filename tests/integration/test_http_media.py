@@ -107,6 +107,7 @@ async def test_message_id_may_come_before_the_files(api: Api) -> None:
         ("doc.pdf", samples.sample("png")),
         ("setup.doc", samples.windows_exe()),
         ("notes.txt", samples.text_with_nul()),
+        ("blank.txt", b"\r\n" * 1000 + samples.html_page()),  # a page below a screen of blank lines
         ("gifar.gif", samples.gif_with_script()),
         ("zipped.png", samples.png_with_zip_appended()),
         ("icon.svg", samples.svg_image()),

@@ -161,6 +161,80 @@ async def test_adding_members_keeps_those_already_there(uow: UnitOfWorkFactory) 
         assert [c.id for c in await tx.conversations.list_for_member("carol")] == [conversation.id]
 
 
+async def test_a_removed_member_is_no_member_within_the_transaction_and_after(uow: UnitOfWorkFactory) -> None:
+    conversation, other = group("alice", "bob", "carol"), group("bob")
+    await add(uow, conversation, other)
+    message = await post(uow, conversation, sender="bob")
+    async with uow() as tx:
+        await tx.conversations.get(conversation.id)  # loaded before the change, in the same session
+        await tx.conversations.remove_member(conversation.id, "bob")
+        stored = await tx.conversations.get(conversation.id)
+        assert stored is not None
+        assert stored.member_ids == {"alice", "carol"}
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.conversations.get(conversation.id)
+        assert stored is not None
+        assert stored.member_ids == {"alice", "carol"}
+        assert [c.id for c in await tx.conversations.list_for_member("bob")] == [other.id]
+        assert [c.id for c in await tx.conversations.list_for_member("alice")] == [conversation.id]
+        assert await tx.messages.get(message.id) == message  # what they sent stays
+
+
+async def test_removing_a_member_not_there_is_not_found_and_changes_nothing(uow: UnitOfWorkFactory) -> None:
+    conversation = group("alice", "bob")
+    await add(uow, conversation)
+    for conversation_id, user_id in [(conversation.id, "mallory"), (uuid.uuid4(), "alice")]:
+        with pytest.raises(NotFound):
+            async with uow() as tx:
+                await tx.conversations.remove_member(conversation_id, user_id)
+    async with uow() as tx:
+        await tx.conversations.remove_member(conversation.id, "bob")
+        with pytest.raises(NotFound):  # the second removal of the same member
+            await tx.conversations.remove_member(conversation.id, "bob")
+    async with uow() as tx:  # not committed: rolled back
+        stored = await tx.conversations.get(conversation.id)
+        assert stored is not None
+        assert stored.member_ids == {"alice", "bob"}
+
+
+async def test_the_last_member_leaving_leaves_the_conversation_in_place(uow: UnitOfWorkFactory) -> None:
+    conversation = group("alice")
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    async with uow() as tx:
+        await tx.conversations.remove_member(conversation.id, "alice")
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.conversations.get(conversation.id)
+        assert stored is not None
+        assert stored.member_ids == frozenset()
+        assert await tx.conversations.list_for_member("alice") == []
+        assert await tx.messages.get(message.id) == message
+        await tx.conversations.add_members(conversation.id, frozenset({"bob"}))  # the row still works
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.conversations.get(conversation.id)
+        assert stored is not None
+        assert stored.member_ids == {"bob"}
+
+
+async def test_a_member_who_left_is_replayed_nothing_of_the_conversation(uow: UnitOfWorkFactory) -> None:
+    conversation = group("alice", "bob")
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    async with uow() as tx:
+        start = await tx.events.last_cursor()
+        logged = await tx.events.append(
+            MessageCreated(conversation_id=conversation.id, seq=1, message=message, attachments=[])
+        )
+        await tx.conversations.remove_member(conversation.id, "bob")
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.events.since("bob", start, 10) == []
+        assert list(await tx.events.since("alice", start, 10)) == [logged]
+
+
 async def test_advance_numbers_changes_without_gaps_or_repeats(uow: UnitOfWorkFactory) -> None:
     conversation = group()
     await add(uow, conversation)

@@ -40,7 +40,9 @@ Access
       test_http_serve.py::test_every_id_of_conversation_c_is_unknown_to_a_member_of_a
       [attach-foreign-file]
   a member who leaves loses access at once
-      test_security_promises.py::test_a_member_who_leaves_loses_access_at_once (xfail: no route)
+      test_security_promises.py::test_a_member_who_leaves_loses_access_at_once
+      test_use_case_leave.py (every view, events and replay, uploads begun before, drafts kept)
+      test_ws.py::test_a_member_who_leaves_hears_nothing_more_of_the_conversation
 
 Names and paths
   the stored name is always `<uuid>.<ext>`
@@ -63,8 +65,12 @@ Types
   the client's Content-Type is ignored
       test_security_promises.py::test_the_clients_content_type_is_ignored
   HTML, SVG, JS and executables never get in
-      test_http_media.py::test_spoofed_or_forbidden_types_are_415_and_keep_nothing
+      test_http_media.py::test_spoofed_or_forbidden_types_are_415_and_keep_nothing (blank.txt too)
       test_security_promises.py::test_scripts_and_programs_never_get_in
+      test_content_checks.py::test_a_web_page_after_a_screen_of_blank_lines_fails
+      test_content_checks.py::test_blank_space_up_to_the_bound_does_not_hide_markup
+      test_content_checks.py::test_a_web_page_after_blank_space_cut_anywhere_still_fails
+      test_content_checks.py::test_more_blank_space_than_the_bound_fails_whatever_follows
   polyglots refused or re-encoded
       test_http_media.py::test_spoofed_or_forbidden_types_are_415_and_keep_nothing
       (gifar.gif, zipped.png)
@@ -92,7 +98,10 @@ Resources
   a trickling body cut off at a deadline
       test_security_promises.py::test_a_stalled_upload_is_cut_off_and_keeps_nothing
       test_multipart_form.py::test_a_stalled_body_is_cut_off
-      test_security_promises.py::test_a_body_that_keeps_trickling_is_cut_off_at_a_deadline (xfail #6)
+      test_security_promises.py::test_a_body_that_keeps_trickling_is_cut_off_at_a_deadline
+      test_security_promises.py::test_a_resumable_patch_that_keeps_trickling_is_cut_off_the_same_way
+      test_security_promises.py::test_a_slow_but_honest_upload_above_the_rate_comes_in (the control)
+      test_body_deadline.py (the rate, its grace, what counts as the client's time)
   quotas and rates answer 413/429
       test_security_promises.py::test_a_burst_of_uploads_meets_a_429
       test_http_drafts.py::test_the_storage_quota_holds_at_the_byte
@@ -407,26 +416,44 @@ async def test_the_caller_is_checked_before_any_file_is_touched(spied: tuple[Api
     assert spy.opened == [attachment["filename"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no route removes a member yet: neither the contract nor issues #4/#6 add one "
-    "(the test guesses DELETE /conversations/{id}/members/{user}; adjust it with the route)",
-)
+def same_answer(a: Any, b: Any) -> None:
+    """Byte-identical to the client: status, body and headers (aside from the Date)."""
+
+    def seen(r: Any) -> tuple[int, bytes, list[tuple[str, str]]]:
+        return r.status_code, r.content, sorted((k, v) for k, v in r.headers.multi_items() if k != "date")
+
+    assert seen(a) == seen(b)
+
+
 async def test_a_member_who_leaves_loses_access_at_once(api: Api) -> None:
     group, message = await chat(api)
     [attachment] = (await api.upload("alice", message["id"], ("a.png", samples.sample("png")))).json()
     assert (await api.client.get(attachment["url"], headers=bearer("bob"))).status_code == 200
-    left = await api.client.delete(f"/api/v1/conversations/{group['id']}/members/bob", headers=bearer("bob"))
-    assert left.status_code in (200, 204), left.text
-    unknown = await api.client.get(f"{FILES}/{uuid.uuid4()}.png", headers=bearer("bob"))
-    after = await api.client.get(attachment["url"], headers=bearer("bob"))
-    assert (after.status_code, after.content) == (404, unknown.content)
-    assert (
-        await api.client.get(f"/api/v1/media/message/{message['id']}", headers=bearer("bob"))
-    ).status_code == 404
-    assert (
-        await api.client.get(f"/api/v1/conversations/{group['id']}", headers=bearer("bob"))
-    ).status_code == 404
+    conversation = f"/api/v1/conversations/{group['id']}"
+
+    left = await api.client.delete(f"{conversation}/members/bob", headers=bearer("bob"))
+
+    assert (left.status_code, left.content) == (204, b"")
+    unknown_conversation = f"/api/v1/conversations/{new_id()}"
+    for method, path, unknown, extra in [
+        ("GET", conversation, unknown_conversation, {}),
+        ("GET", f"{conversation}/messages", f"{unknown_conversation}/messages", {}),
+        ("GET", f"/api/v1/media/message/{message['id']}", f"/api/v1/media/message/{new_id()}", {}),
+        ("GET", attachment["url"], f"{FILES}/{uuid.uuid4()}.png", {}),
+        ("HEAD", attachment["url"], f"{FILES}/{uuid.uuid4()}.png", {}),
+        ("GET", attachment["url"], f"{FILES}/{uuid.uuid4()}.png", {"Range": "bytes=0-3"}),
+        ("GET", attachment["thumbnail_url"], f"/api/v1/media/{new_id()}/thumbnail", {}),
+    ]:
+        headers = {**bearer("bob"), **extra}
+        after = await api.client.request(method, path, headers=headers)
+        same_answer(after, await api.client.request(method, unknown, headers=headers))
+        assert after.status_code == 404, (method, path)
+    mine = await api.client.get("/api/v1/conversations", headers=bearer("bob"))
+    assert group["id"] not in [c["id"] for c in mine.json()]
+    # The control: the member who stayed sees it all as before.
+    assert (await api.client.get(attachment["url"], headers=bearer("alice"))).status_code == 200
+    stayed = await api.client.get(conversation, headers=bearer("alice"))
+    assert stayed.json()["member_ids"] == ["alice"]
 
 
 # ---- Names and paths ---------------------------------------------------------------------------------
@@ -619,10 +646,16 @@ class Answer:
 
 
 async def drive(
-    app: Litestar, path: str, headers: dict[str, str], next_chunk: Callable[[], Any], *, within: float
+    app: Litestar,
+    path: str,
+    headers: dict[str, str],
+    next_chunk: Callable[[], Any],
+    *,
+    within: float,
+    method: str = "POST",
 ) -> Answer:
-    """POSTs to `path`, taking each body message from `await next_chunk()` (bytes, or None at the end),
-    and gives up after `within` seconds."""
+    """Sends `method` to `path`, taking each body message from `await next_chunk()` (bytes, or None at
+    the end), and gives up after `within` seconds."""
     answer = Answer()
     finished = anyio.Event()
     ended = False
@@ -650,7 +683,7 @@ async def drive(
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
@@ -725,26 +758,99 @@ async def test_a_stalled_upload_is_cut_off_and_keeps_nothing(api: Api, settings:
     assert attachment_rows(settings) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#6 quotas/rates: only an idle timeout (UPLOAD_IDLE_TIMEOUT) exists; a body that keeps "
-    "trickling is never cut off (give the test the new deadline setting when it comes)",
-)
+# Small limits, so that a deadline is reached in a second: nothing idles for 0.3 s, and the body must
+# average 1 KiB a second once it has been coming for a second.
+TRICKLE_LIMITS = {"upload_idle_timeout": 0.3, "upload_min_rate": 1024, "upload_min_rate_grace": 1.0}
+
+
+def paced(pieces: list[bytes], pause: float) -> Callable[[], Any]:
+    """A client that sends each piece `pause` seconds after the one before, then ends the body."""
+    queue = list(pieces)
+
+    async def next_chunk() -> bytes | None:
+        if not queue:
+            return None
+        await anyio.sleep(pause)
+        return queue.pop(0)
+
+    return next_chunk
+
+
 async def test_a_body_that_keeps_trickling_is_cut_off_at_a_deadline(api: Api, settings: Settings) -> None:
     _, message = await chat(api)
     preamble, _, headers = upload_head(message["id"], "slow.txt")
-    first = [preamble]
+    # 16 bytes every 50 ms (320 bytes a second): never idle for 0.3 s, never done either.
+    trickle = paced([preamble, *[b"x" * 16] * 100_000], 0.05)
 
-    async def next_chunk() -> bytes | None:
-        if first:
-            return first.pop(0)
-        await anyio.sleep(0.05)  # never idle for the 0.3 s idle timeout, never done either
-        return b"x" * 16
+    app = create_app(replace(settings, **TRICKLE_LIMITS))
+    answer = await drive(app, "/api/v1/media/upload", headers, trickle, within=8)
 
-    app = create_app(replace(settings, upload_idle_timeout=0.3))
-    answer = await drive(app, "/api/v1/media/upload", headers, next_chunk, within=4)
-    assert answer.status in (408, 413, 429), "the trickle was still being read after 4 seconds"
+    assert answer.status == 408, "the trickle was still being read after 8 seconds"
+    refusal = json.loads(answer.body)
+    assert refusal["status_code"] == 408
+    assert "1,024 bytes a second" in refusal["detail"]
     assert api.stored_files() == set()
+    assert attachment_rows(settings) == set()
+
+
+async def test_a_slow_but_honest_upload_above_the_rate_comes_in(api: Api, settings: Settings) -> None:
+    _, message = await chat(api)
+    preamble, tail, headers = upload_head(message["id"], "slow.txt")
+    lines = [f"line {n:04}: ".encode() + b"-" * 1012 + b"\n" for n in range(40)]  # 1 KiB each
+    # 1 KiB every 50 ms (about 20 KiB a second) for two seconds: slow, and well above the floor.
+    honest = paced([preamble, *lines, tail], 0.05)
+
+    app = create_app(replace(settings, **TRICKLE_LIMITS))
+    answer = await drive(app, "/api/v1/media/upload", headers, honest, within=30)
+
+    assert answer.status == 201, bytes(answer.body)
+    [attachment] = json.loads(answer.body)
+    assert (api.upload_dir / attachment["filename"]).read_bytes() == b"".join(lines)
+    assert attachment_rows(settings) == {attachment["filename"]}
+
+
+async def test_a_resumable_patch_that_keeps_trickling_is_cut_off_the_same_way(
+    api: Api, settings: Settings
+) -> None:
+    data = b"".join(f"line {n:05}\n".encode() for n in range(2000))  # 22 KB of text
+    name = base64.b64encode(b"slow.txt").decode()
+    tus = {**bearer("alice"), "Tus-Resumable": "1.0.0"}
+    created = await api.client.post(
+        "/api/v1/media/uploads",
+        headers={**tus, "Upload-Length": str(len(data)), "Upload-Metadata": f"filename {name}"},
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    pieces = [data[at : at + 16] for at in range(0, len(data), 16)]
+    sent = 0
+    trickle = paced(pieces, 0.05)
+
+    async def counted() -> bytes | None:
+        nonlocal sent
+        piece = await trickle()
+        sent += len(piece or b"")
+        return piece
+
+    patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    app = create_app(replace(settings, **TRICKLE_LIMITS))
+    answer = await drive(app, location, patch, counted, within=8, method="PATCH")
+
+    assert answer.status == 408, "the trickle was still being read after 8 seconds"
+    assert json.loads(answer.body)["status_code"] == 408
+    assert 0 < sent < len(data)
+    # As for any interrupted PATCH, what arrived is kept to resume from; nothing became a file.
+    head = await api.client.head(location, headers=tus)
+    assert head.headers["upload-offset"] == str(sent)
+    assert "upload-attachment-id" not in head.headers
+    assert attachment_rows(settings) == set()
+    assert {n for n in published(api) if not n.startswith(".resumable/")} == set()
+    rest = await api.client.patch(
+        location,
+        content=data[sent:],
+        headers={**patch, "Upload-Offset": str(sent)},
+    )
+    assert rest.status_code == 204, rest.text
+    assert rest.headers["upload-attachment-id"]
 
 
 async def test_a_burst_of_uploads_meets_a_429(api: Api) -> None:

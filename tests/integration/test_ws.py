@@ -117,6 +117,25 @@ def test_a_user_added_while_connected_hears_the_conversation_from_then_on(server
     assert frame["message"]["content"] == "after"
 
 
+def test_a_member_who_leaves_hears_nothing_more_of_the_conversation(server: Server) -> None:
+    conversation = group(server, "alice", "bob", "carol")
+    with listen(server.base, token("bob")) as bob, listen(server.base, token("carol")) as carol:
+        before = bob.next()["cursor"]
+        carol.next()
+        post(server, "alice", conversation, "before")
+        assert bob.next()["message"]["content"] == "before"  # bob's socket did hear it...
+        assert carol.next()["message"]["content"] == "before"
+        r = call(server, "DELETE", f"/api/v1/conversations/{conversation}/members/bob", "bob")
+        assert r.status_code == 204
+        post(server, "alice", conversation, "after")
+        frame = carol.next()
+        assert (frame["type"], frame["message"]["content"]) == ("message.created", "after")
+        assert bob.nothing_within(1.0)  # ...and hears nothing from the moment he left
+    with listen(server.base, token("bob"), since=str(before)) as bob:
+        assert bob.next() == {"type": "ready", "cursor": before}
+        assert bob.nothing_within(0.5)  # nor is it replayed to him, before or after he left
+
+
 @pytest.mark.parametrize(
     "credentials",
     [None, "not.a.token", "expired", "wrong-key", "alg-none"],

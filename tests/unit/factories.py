@@ -27,7 +27,12 @@ from adapters.memory import (
     RecordingBroadcaster,
 )
 from adapters.sniffing import FiletypeSniffer
-from application.conversations import AddMembersHandler, StartConversation, StartConversationHandler
+from application.conversations import (
+    AddMembersHandler,
+    RemoveMemberHandler,
+    StartConversation,
+    StartConversationHandler,
+)
 from application.delete_media import DeleteMediaHandler
 from application.events import Event, MediaAttached
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
@@ -156,6 +161,7 @@ class World:
         self.partials = InMemoryPartialStore(self.clock)
         self.start = StartConversationHandler(self.uow, self.clock)
         self.add_members = AddMembersHandler(self.uow)
+        self.remove_member = RemoveMemberHandler(self.uow)
         self.post_message = PostMessageHandler(self.uow, self.broadcaster, self.clock)
         self.delete_message = DeleteMessageHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.upload = UploadMediaHandler(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from domain.attachment import MediaKind
-from domain.content_checks import BodyCheck, ImagePolyglotCheck, Utf8TextCheck, body_check_for
+from domain.content_checks import (
+    MAX_LEADING_BLANK,
+    BodyCheck,
+    ImagePolyglotCheck,
+    Utf8TextCheck,
+    body_check_for,
+)
 from domain.errors import UnsupportedMediaType
 from tests import samples
 
@@ -87,10 +93,68 @@ def test_a_web_page_cut_in_its_first_tag_still_fails(head: bytes, tail: bytes) -
         feed(Utf8TextCheck(), head, tail + b"<html><body>hi</body></html>")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: markup is looked for only in the first 64 bytes")
 def test_a_web_page_after_a_screen_of_blank_lines_fails() -> None:
     with pytest.raises(UnsupportedMediaType):
         feed(Utf8TextCheck(), b"\n" * 64 + samples.html_page())
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        b" " * 63,
+        b"\n" * 65,
+        b"\r\n" * 700,
+        b" \t\x0c\x0b\r\n" * 600,
+        b"\xef\xbb\xbf" + b"\n" * 100 + b"\xef\xbb\xbf\n",  # byte order marks among the blank
+        b"\n" * MAX_LEADING_BLANK,  # as much as is allowed
+    ],
+    ids=["spaces", "newlines", "crlf", "every-kind", "byte-order-marks", "up-to-the-bound"],
+)
+@pytest.mark.parametrize("chunk_size", [1, 5, 64, 4096, 1 << 16])
+def test_blank_space_up_to_the_bound_does_not_hide_markup(blank: bytes, chunk_size: int) -> None:
+    body = blank + samples.html_page()
+
+    with pytest.raises(UnsupportedMediaType, match="markup"):
+        feed(Utf8TextCheck(), *(body[at : at + chunk_size] for at in range(0, len(body), chunk_size)))
+
+
+PAGE_AFTER_BLANKS = (
+    b"\xef\xbb\xbf \n\t\n" + b"\xef\xbb\xbf\r\n" + b"<!DOCTYPE html><html><body>hi</body></html>"
+)
+
+
+@pytest.mark.parametrize(("head", "tail"), every_split(PAGE_AFTER_BLANKS))
+def test_a_web_page_after_blank_space_cut_anywhere_still_fails(head: bytes, tail: bytes) -> None:
+    with pytest.raises(UnsupportedMediaType, match="markup"):
+        feed(Utf8TextCheck(), head, tail)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 100, 4097, 1 << 16])
+def test_more_blank_space_than_the_bound_fails_whatever_follows(chunk_size: int) -> None:
+    for after in (samples.html_page(), TEXT, b""):
+        body = b"\n" * (MAX_LEADING_BLANK + 1) + after
+        with pytest.raises(UnsupportedMediaType, match="blank space"):
+            feed(Utf8TextCheck(), *(body[at : at + chunk_size] for at in range(0, len(body), chunk_size)))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\n" * 64 + TEXT,
+        b"\n" * MAX_LEADING_BLANK + TEXT,
+        b" \n\t" * 100,  # nothing but blank space
+        b"\n" * 100 + b"Write <html> to begin a page.\n",  # markup after text is text
+    ],
+    ids=["text-after-blanks", "text-after-the-bound", "only-blanks", "markup-after-text"],
+)
+@pytest.mark.parametrize("chunk_size", [1, 7, 1 << 16])
+def test_text_after_blank_space_passes(body: bytes, chunk_size: int) -> None:
+    feed(Utf8TextCheck(), *(body[at : at + chunk_size] for at in range(0, len(body), chunk_size)))
+
+
+def test_half_a_byte_order_mark_at_the_end_is_no_markup_but_no_utf8_either() -> None:
+    with pytest.raises(UnsupportedMediaType, match="mid-character"):
+        feed(Utf8TextCheck(), b"\n\n", b"\xef\xbb")
 
 
 @pytest.mark.parametrize("ext", ["jpg", "png", "gif", "webp", "bmp"])

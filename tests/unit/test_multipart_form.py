@@ -10,6 +10,7 @@ import pytest
 
 from application.upload_media import FieldPart, FilePart
 from domain.errors import MalformedUpload, UploadAborted
+from entrypoints.http.body_deadline import BodyLimits, DeadlineReceive
 from entrypoints.http.multipart_form import MAX_FIELD_BYTES, StreamingForm
 
 BOUNDARY = "----b"
@@ -57,7 +58,7 @@ async def collect(form: StreamingForm) -> list[tuple[str, str, bytes]]:
 async def test_parts_come_in_order_whatever_the_chunking(piece: int) -> None:
     payload = body(("file", "a.png", b"\x89PNG" + bytes(range(256)) * 40), ("message_id", None, b"abc"),
                    ("file", "b.txt", b"hello\r\n--not-a-boundary"))  # fmt: skip
-    form = StreamingForm(channel(payload, piece), CONTENT_TYPE, idle_timeout=5)
+    form = StreamingForm(channel(payload, piece), CONTENT_TYPE)
     assert await collect(form) == [
         ("file", "a.png", b"\x89PNG" + bytes(range(256)) * 40),
         ("field", "message_id", b"abc"),
@@ -70,7 +71,7 @@ async def test_parts_come_in_order_whatever_the_chunking(piece: int) -> None:
 )
 def test_only_multipart_with_a_boundary_is_read(content_type: str | None) -> None:
     with pytest.raises(MalformedUpload):
-        StreamingForm(channel(b"", 1), content_type, idle_timeout=5)
+        StreamingForm(channel(b"", 1), content_type)
 
 
 @pytest.mark.parametrize(
@@ -86,14 +87,14 @@ def test_only_multipart_with_a_boundary_is_read(content_type: str | None) -> Non
     ],
 )
 async def test_broken_bodies_are_malformed(payload: bytes) -> None:
-    form = StreamingForm(channel(payload, 16), CONTENT_TYPE, idle_timeout=5)
+    form = StreamingForm(channel(payload, 16), CONTENT_TYPE)
     with pytest.raises(MalformedUpload):
         await collect(form)
 
 
 async def test_a_disconnect_is_an_aborted_upload() -> None:
     payload = body(("file", "a.bin", b"x" * 10_000))
-    form = StreamingForm(channel(payload, 1000, disconnect_after=3), CONTENT_TYPE, idle_timeout=5)
+    form = StreamingForm(channel(payload, 1000, disconnect_after=3), CONTENT_TYPE)
     with pytest.raises(UploadAborted, match="went away"):
         await collect(form)
 
@@ -110,6 +111,6 @@ async def test_a_stalled_body_is_cut_off() -> None:
             await anyio.sleep(60)
         return await feed()
 
-    form = StreamingForm(stalling, CONTENT_TYPE, idle_timeout=0.2)
+    form = StreamingForm(DeadlineReceive(stalling, BodyLimits(idle_timeout=0.2)), CONTENT_TYPE)
     with anyio.fail_after(5), pytest.raises(UploadAborted, match="stalled"):
         await collect(form)

@@ -27,6 +27,11 @@ def test_defaults_are_the_seeds() -> None:
         500_000_000,
     )
     assert (settings.media_workers, settings.media_timeout) == (None, 20.0)  # None: cores - 1
+    assert (settings.upload_idle_timeout, settings.upload_min_rate, settings.upload_min_rate_grace) == (
+        30.0,
+        1024,
+        10.0,
+    )
 
 
 def test_every_knob_is_read() -> None:
@@ -47,6 +52,9 @@ def test_every_knob_is_read() -> None:
             "MAX_ANIMATION_PIXELS": "90000000",
             "MEDIA_WORKERS": "3",
             "MEDIA_TIMEOUT": "5",
+            "UPLOAD_IDLE_TIMEOUT": "12",
+            "UPLOAD_MIN_RATE": "4096",
+            "UPLOAD_MIN_RATE_GRACE": "3",
         },
         env_file=None,
     )
@@ -63,6 +71,8 @@ def test_every_knob_is_read() -> None:
         90_000_000,
     )
     assert (settings.media_workers, settings.media_timeout) == (3, 5.0)
+    limits = settings.body_limits
+    assert (limits.idle_timeout, limits.min_rate, limits.grace) == (12.0, 4096, 3.0)
 
 
 @pytest.mark.parametrize(
@@ -83,11 +93,21 @@ def test_every_knob_is_read() -> None:
         ({"MAX_ANIMATION_PIXELS": "-5"}, "^MAX_ANIMATION_PIXELS"),
         ({"MEDIA_WORKERS": "two"}, "^MEDIA_WORKERS"),
         ({"MEDIA_TIMEOUT": "0"}, "^MEDIA_TIMEOUT"),
+        ({"UPLOAD_IDLE_TIMEOUT": "0"}, "^UPLOAD_IDLE_TIMEOUT must be at least 1"),
+        ({"UPLOAD_MIN_RATE": "slow"}, "^UPLOAD_MIN_RATE must be a whole number"),
+        ({"UPLOAD_MIN_RATE": "-1"}, "^UPLOAD_MIN_RATE must be at least 0"),
+        ({"UPLOAD_MIN_RATE": "8000000"}, "^UPLOAD_MIN_RATE must be at most 1048576"),
+        ({"UPLOAD_MIN_RATE_GRACE": "0"}, "^UPLOAD_MIN_RATE_GRACE must be at least 1"),
+        ({"UPLOAD_MIN_RATE_GRACE": "2.5"}, "^UPLOAD_MIN_RATE_GRACE must be a whole number"),
     ],
 )
 def test_a_bad_value_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(env, env_file=None)
+
+
+def test_an_upload_min_rate_of_zero_turns_the_rate_off() -> None:
+    assert load_settings({"UPLOAD_MIN_RATE": "0"}, env_file=None).body_limits.min_rate == 0
 
 
 def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from advanced_alchemy.exceptions import IntegrityError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
@@ -195,6 +195,17 @@ class SqlConversationRepository:
         added = [{"conversation_id": conversation_id, "user_id": u} for u in sorted(user_ids - present)]
         if added:  # one INSERT of many rows; the ids come from the model's Python-side default
             await self._session.execute(insert(MemberRow), added)
+
+    async def remove_member(self, conversation_id: uuid.UUID, user_id: str) -> None:
+        # One DELETE, whatever loads the members; what it returns tells whether they were one.
+        removed = await self._session.scalar(
+            delete(MemberRow)
+            .where(MemberRow.conversation_id == conversation_id, MemberRow.user_id == user_id)
+            .returning(MemberRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        if removed is None:
+            raise NotFound("No such member in this conversation.")
 
     async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
         # One UPDATE ... RETURNING: the row lock makes concurrent changes take turns, so no two get

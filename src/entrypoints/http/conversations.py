@@ -12,6 +12,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from application.conversations import (
     AddMembers,
     AddMembersHandler,
+    RemoveMember,
+    RemoveMemberHandler,
     StartConversation,
     StartConversationHandler,
 )
@@ -80,6 +82,23 @@ class ConversationController(Controller):
             AddMembers(user_id=request.user.id, conversation_id=conversation_id, member_ids=data.member_ids)
         )
         return conversation_out(conversation)
+
+    @delete(
+        "/{conversation_id:uuid}/members/{user_id:str}",
+        status_code=204,
+        summary="Leave a group: a member removes themselves (403 for another member's id)",
+        description="404 for a non-member as for an unknown conversation; 409 for a direct conversation.",
+    )
+    async def remove_member(
+        self,
+        request: AuthRequest,
+        conversation_id: FromPath[uuid.UUID],
+        user_id: FromPath[str],
+        remove_member: NamedDependency[RemoveMemberHandler],
+    ) -> None:
+        await remove_member(
+            RemoveMember(user_id=request.user.id, conversation_id=conversation_id, member_id=user_id)
+        )
 
     @post("/{conversation_id:uuid}/messages", status_code=201, summary="Post a message")
     async def post_message(

@@ -14,6 +14,7 @@ from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMedia, UploadMediaHandler
 from entrypoints.http.auth import AuthRequest
+from entrypoints.http.body_deadline import DeadlineReceive
 from entrypoints.http.file_response import FileResponse, download_response
 from entrypoints.http.multipart_form import StreamingForm
 from entrypoints.http.presigned import PresignedDownloads
@@ -37,9 +38,8 @@ class MediaController(Controller):
         upload_media: NamedDependency[UploadMediaHandler],
         settings: NamedDependency[Settings],
     ) -> list[AttachmentOut]:
-        form = StreamingForm(
-            request.receive, request.headers.get("content-type"), idle_timeout=settings.upload_idle_timeout
-        )
+        receive = DeadlineReceive(request.receive, settings.body_limits)
+        form = StreamingForm(receive, request.headers.get("content-type"))
         attachments = await upload_media(UploadMedia(uploader_id=request.user.id, parts=form.parts()))
         return [attachment_out(a) for a in attachments]
 

@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from application.upload_media import FieldPart, FilePart
@@ -27,13 +26,13 @@ _END = object()  # the end of a part's body
 class StreamingForm:
     """Iterate `parts()`; a FilePart's `chunks` must be read to its end before the next part."""
 
-    def __init__(self, receive: Any, content_type: str | None, *, idle_timeout: float) -> None:
+    def __init__(self, receive: Any, content_type: str | None) -> None:
+        """`receive` is the request's, under its deadlines (`body_deadline.DeadlineReceive`)."""
         mime, options = parse_options_header(content_type or "")
         boundary = options.get("boundary")
         if mime != "multipart/form-data" or not boundary:
             raise MalformedUpload("An upload must be sent as multipart/form-data with a boundary.")
         self._receive = receive
-        self._idle_timeout = idle_timeout
         self._parser = PushMultipartParser(
             boundary,
             max_header_size=MAX_PART_HEADER_BYTES,
@@ -48,10 +47,7 @@ class StreamingForm:
         while not self._events:
             if self._body_done:
                 return None
-            with anyio.move_on_after(self._idle_timeout) as waited:
-                message = await self._receive()
-            if waited.cancelled_caught:
-                raise UploadAborted(f"The upload stalled for {self._idle_timeout:g} seconds and was cut off.")
+            message = await self._receive()
             if message["type"] == "http.disconnect":
                 raise UploadAborted("The client went away before the upload finished.")
             chunk = message.get("body", b"")

@@ -12,17 +12,17 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-import anyio
 from litestar import Controller, HttpMethod, Request, Response, delete, patch, route
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
-from litestar.types import Message, Scope
+from litestar.types import Message, Receive, Scope
 
 from application.resumable import AppendToUpload, CreateUpload, ResumableUploads, UploadState
 from domain.errors import InvalidInput, MalformedUpload, UnsupportedMediaType, UploadAborted
 from domain.resumable import UploadSession
 from entrypoints.http.auth import AuthRequest
+from entrypoints.http.body_deadline import DeadlineReceive
 from entrypoints.settings import Settings
 
 TUS_VERSION = "1.0.0"
@@ -120,7 +120,7 @@ class TusController(Controller):
                 uploader_id=request.user.id,
                 upload_id=upload_id,
                 offset=offset,
-                chunks=body_chunks(request, settings.upload_idle_timeout),
+                chunks=body_chunks(DeadlineReceive(request.receive, settings.body_limits)),
             )
         )
         return _empty(204, _state_headers(state))
@@ -136,14 +136,12 @@ class TusController(Controller):
         await resumable_uploads.terminate(request.user.id, upload_id)
 
 
-async def body_chunks(request: Request[Any, Any, Any], idle_timeout: float) -> AsyncIterator[bytes]:
-    """The request body as it arrives on the ASGI channel; a stall or a disconnect ends it with
-    UploadAborted (what came before is the use case's to keep)."""
+async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body as it arrives on the ASGI channel (under its deadlines: a stall or a trickle
+    raises UploadAborted); a disconnect ends it with UploadAborted too (what came before is the use
+    case's to keep)."""
     while True:
-        with anyio.move_on_after(idle_timeout) as waited:
-            message = await request.receive()
-        if waited.cancelled_caught:
-            raise UploadAborted(f"The upload stalled for {idle_timeout:g} seconds and was cut off.")
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise UploadAborted("The client went away before the upload finished.")
         chunk = message.get("body", b"")
