@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 
 import anyio
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -41,7 +41,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import MediaController
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
-from entrypoints.http.tus import TusController, tus_resumable_header
+from entrypoints.http.tus import TusController
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import file_store, running, sweep_leftovers
 from entrypoints.ws import events_socket
@@ -142,25 +142,24 @@ def create_app(
             return error_response(503, str(exc))
         return {"status": "ok"}
 
+    # The HTTP API behind its middleware; the WebSocket and the health check outside it: the
+    # socket authenticates itself (4401), and a route with no middleware has no second exception
+    # layer wrapped around each of its frames.
+    api = Router(
+        path="/",
+        route_handlers=[ConversationController, MessageController, MediaController, TusController],
+        middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
+    )
     return Litestar(
-        route_handlers=[
-            health,
-            ConversationController,
-            MessageController,
-            MediaController,
-            TusController,
-            events_socket,
-        ],
+        route_handlers=[health, api, events_socket],
         dependencies={
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
             "presigned": Provide(lambda: presigned, use_cache=True, sync_to_thread=False),
         },
-        middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
         stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[tus_resumable_header],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Chat media service",
