@@ -23,6 +23,7 @@ from application.ports import FileStore, OpenFile
 from application.serve_media import Download
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.errors import NotFound, StorageUnavailable
+from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.file_response import CHUNK_SIZE, FileResponse, download_response
 from entrypoints.http.ranges import http_date
 
@@ -59,7 +60,7 @@ class Served:
                 self.open_now -= 1
 
 
-def make_app(served: Served) -> Litestar:
+def make_app(served: Served, accel: AccelRedirect | None = None) -> Litestar:
     @route("/f", http_method=["GET", "HEAD"])
     async def serve() -> FileResponse:
         async with AsyncExitStack() as stack:
@@ -71,6 +72,8 @@ def make_app(served: Served) -> Litestar:
                 original_name=served.original_name,
                 sha256=SHA,
                 closing=stack.pop_all(),
+                stored_name=served.name,
+                accel=accel,
             )
 
     @route("/download", http_method=["GET", "HEAD"])
@@ -418,3 +421,30 @@ async def test_a_failing_send_still_closes_the_file(local_served: Served) -> Non
     assert local_served.open_now == 0
     with pytest.raises(StorageUnavailable):  # the descriptor is closed, not left for reuse
         await anext(local_served.seen[0].read(0, 1, 1))
+
+
+async def test_with_accel_redirect_a_get_is_handed_to_nginx_with_no_body(local_served: Served) -> None:
+    app = make_app(local_served, AccelRedirect("/_stored/"))
+    whole = await call(app, scope())
+    ranged = await call(app, scope(headers={"Range": "bytes=10-19"}))
+    for sent, status, target in ((whole, 200, "whole"), (ranged, 206, "part")):
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert sent[0]["status"] == status
+        headers = dict(sent[0]["headers"])
+        assert headers[b"x-accel-redirect"] == f"/_stored/{target}/{local_served.name}".encode()
+        assert headers[b"content-length"] == b"0"
+        assert headers[b"etag"] == f'"{SHA}"'.encode()
+        assert sent[1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert dict(ranged[0]["headers"])[b"content-range"] == f"bytes 10-19/{len(BODY)}".encode()
+    head = await call(app, scope("HEAD"))
+    assert b"x-accel-redirect" not in dict(head[0]["headers"])
+    assert dict(head[0]["headers"])[b"content-length"] == str(len(BODY)).encode()
+    assert local_served.open_now == 0
+
+
+async def test_with_accel_redirect_a_file_off_this_disk_is_still_streamed() -> None:
+    store = InMemoryFileStore()
+    served = Served(store, await publish(store, BODY, "png"))
+    sent = await call(make_app(served, AccelRedirect("/_stored/")), scope())
+    assert b"x-accel-redirect" not in dict(sent[0]["headers"])
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == BODY
