@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import disk, download, upload, ws_fanout
 from bench.load import Rate, ranged_rate, request_rate
-from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_nginx
+from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_static
 from bench.payload import MiB, write_mp4
 from bench.report import RESULTS, WS_RESULTS, print_table, write_json
 from bench.service import Api, Service, start_service
@@ -114,7 +114,7 @@ def run(workdir: Path, service_log: Path) -> dict[str, object]:
             root = make_root(
                 workdir / "nginx-root", [service.upload_dir / kept], {"listing.json": listing_answer.content}
             )
-            nginx = start_nginx(binary, root, workdir / "nginx")
+            nginx = start_static(binary, root, workdir / "nginx")
             results["nginx_download"] = _downloads(nginx.port, f"/{kept}", {}, big)
             results["nginx_listing"] = request_rate(
                 nginx.port, "/listing.json", {}, LISTING_CONNECTIONS, LISTING_SECONDS
