@@ -27,7 +27,7 @@ from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.file_response import CHUNK_SIZE, FileResponse, download_response
 from entrypoints.http.ranges import http_date
 
-BODY = bytes(range(256)) * 4096 + b"end"  # 1 MiB + 3: several 256 KiB chunks
+BODY = bytes(range(256)) * 4096 * 3 + b"end"  # 3 MiB + 3: several chunks of CHUNK_SIZE
 SHA = "ab" * 32
 PDF_NAME = 'rés"umé\u202e.pdf'
 
@@ -370,6 +370,21 @@ async def test_a_whole_get_goes_by_pathsend_when_the_server_offers_it(local_serv
     path = sent[1]["path"]
     assert path == str(local_served.store.root / local_served.name)  # type: ignore[attr-defined]
     assert Path(path).read_bytes() == BODY
+    assert local_served.open_now == 0
+
+
+async def test_a_range_of_the_whole_file_goes_by_pathsend_as_a_206(local_served: Served) -> None:
+    app = make_app(local_served)
+    for header in ("bytes=0-", f"bytes=-{len(BODY)}", f"bytes=0-{len(BODY) * 2}"):
+        sent = await call(app, scope(headers={"Range": header}))
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"], header
+        assert sent[0]["status"] == 206
+        headers = dict(sent[0]["headers"])
+        assert headers[b"content-range"] == f"bytes 0-{len(BODY) - 1}/{len(BODY)}".encode()
+        assert headers[b"content-length"] == str(len(BODY)).encode()
+    short = await call(app, scope(headers={"Range": "bytes=1-"}))
+    assert "http.response.pathsend" not in {m["type"] for m in short}
+    assert b"".join(m.get("body", b"") for m in short[1:]) == BODY[1:]
     assert local_served.open_now == 0
 
 

@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from litestar.enums import MediaType
     from litestar.types import Message, Receive, Scope, Send, TypeEncodersMap
 
-CHUNK_SIZE = 256 * 1024
+# One thread hop and one ASGI send per chunk: 256 KiB chunks streamed a 50 MiB range ~20% slower.
+CHUNK_SIZE = 1024 * 1024
 MAX_AGE = 86400
 SANDBOX_CSP = "sandbox; default-src 'none'; media-src 'self'; style-src 'unsafe-inline'"
 _NOT_IN_FALLBACK = frozenset('"\\%')
@@ -177,7 +178,7 @@ class FileResponse(Response[None]):
             body_slice=None
             if is_head or handed_over is not None or decision.status in (304, 416)
             else decision.slice,
-            whole=decision.status == 200,
+            whole=decision.slice == ByteRange(0, self.file.size),  # a 200, or a 206 of bytes=0-
             chunk_size=self.chunk_size,
         )
 
@@ -206,7 +207,8 @@ async def download_response(
 
 
 class ASGIServedFile(ASGIResponse):
-    """The ASGI side: start, then pathsend or the slice in chunks, then close `closing`."""
+    """The ASGI side: start, then pathsend (when the body is the whole file, whatever the status:
+    browsers ask for a video as `bytes=0-`) or the slice in chunks, then close `closing`."""
 
     __slots__ = ("body_slice", "chunk_size", "closing", "file", "whole")
 
