@@ -121,8 +121,10 @@ def interleaved(
 
 
 def handed_over(port: int, path: str, headers: dict[str, str]) -> str:
-    """The X-Accel-Redirect of the service behind nginx for a whole GET (it must send no bytes)."""
-    answer = exchange(port, request_head("GET", port, path, headers))
+    """The X-Accel-Redirect of the service behind nginx for a whole GET asked as nginx asks (it
+    must send no bytes)."""
+    asked = {**headers, "X-Sendfile-Type": "X-Accel-Redirect"}
+    answer = exchange(port, request_head("GET", port, path, asked))
     target = answer.headers.get("x-accel-redirect")
     if answer.status != 200 or target is None or answer.body:
         raise RuntimeError(

@@ -41,6 +41,7 @@ PREFIX = "/_stored/"
 FILES = "/api/v1/media/files"
 # Headers that name the hop rather than the answer: nginx writes its own.
 HOP_HEADERS = {"date", "server", "connection", "keep-alive"}
+NGINX_SAYS = ("X-Sendfile-Type", "X-Accel-Redirect")  # what the template adds to what it passes on
 
 
 @dataclass
@@ -70,7 +71,8 @@ class Stack:
     def handed_over(self, path: str, headers: dict[str, str] | list[tuple[str, str]]) -> str | None:
         """What the service behind nginx answered a GET with: the X-Accel-Redirect (with no body),
         or None when it sent the answer itself."""
-        r = self.behind.get(path, headers=headers)
+        asked = [*(headers.items() if isinstance(headers, dict) else headers), NGINX_SAYS]
+        r = self.behind.get(path, headers=asked)
         target = r.headers.get("x-accel-redirect")
         if target is not None:
             assert r.content == b""
@@ -484,6 +486,13 @@ def test_the_service_behind_nginx_hands_over_only_what_it_checked(stack: Stack, 
     assert stack.behind.get(video.url, headers=bearer("mallory")).status_code == 404
     assert "x-accel-redirect" not in stack.alone.get(video.url, headers=bearer("bob")).headers
     assert stack.alone.get(video.url, headers=bearer("bob")).content == video.body
+    # Reached without nginx (a health check, a client on the inside): the bytes, as before.
+    inside = stack.behind.get(video.url, headers=bearer("bob"))
+    assert "x-accel-redirect" not in inside.headers
+    assert inside.content == video.body
+    # A client cannot ask nginx to skip the service's check by naming the header itself.
+    spoofed = stack.front.get(video.url, headers={**bearer("mallory"), "X-Sendfile-Type": "X-Accel-Redirect"})
+    assert spoofed.status_code == 404
 
 
 def test_a_file_gone_from_disk_is_the_services_404(stack: Stack) -> None:
@@ -498,11 +507,14 @@ def test_a_file_gone_from_disk_is_the_services_404(stack: Stack) -> None:
 
 
 class _HandsOver(BaseHTTPRequestHandler):
-    """Answers every GET with the X-Accel-Redirect the test names in `X-Test-Target`."""
+    """Answers every GET with the X-Accel-Redirect the test names in `X-Test-Target`, and keeps
+    the X-Sendfile-Type fields each request arrived with."""
 
     protocol_version = "HTTP/1.1"
+    sendfile_types: list[list[str]] = []  # one stand-in per test session
 
     def do_GET(self) -> None:
+        self.sendfile_types.append(self.headers.get_all("X-Sendfile-Type") or [])
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
         self.send_header("X-Accel-Redirect", self.headers["X-Test-Target"])
@@ -554,6 +566,17 @@ def test_the_stand_in_is_served_by_the_template(template: Template) -> None:
     (template.store / "plain.png").write_bytes(b"plain bytes")
     r = handed(template, f"{PREFIX}whole/plain.png")
     assert (r.status_code, r.content) == (200, b"plain bytes")
+
+
+def test_nginx_tells_the_service_it_takes_the_download_whatever_the_client_said(
+    template: Template,
+) -> None:
+    (template.store / "plain.png").write_bytes(b"plain bytes")
+    for said in ({}, {"X-Sendfile-Type": "X-Sendfile"}, {"X-Sendfile-Type": "X-Accel-Redirect"}):
+        _HandsOver.sendfile_types.clear()
+        r = template.front.get("/anything", headers={"X-Test-Target": f"{PREFIX}whole/plain.png", **said})
+        assert r.status_code == 200
+        assert _HandsOver.sendfile_types == [["X-Accel-Redirect"]], said
 
 
 def test_a_link_in_the_store_is_never_followed(template: Template) -> None:

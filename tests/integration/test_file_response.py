@@ -440,8 +440,9 @@ async def test_a_failing_send_still_closes_the_file(local_served: Served) -> Non
 
 async def test_with_accel_redirect_a_get_is_handed_to_nginx_with_no_body(local_served: Served) -> None:
     app = make_app(local_served, AccelRedirect("/_stored/"))
-    whole = await call(app, scope())
-    ranged = await call(app, scope(headers={"Range": "bytes=10-19"}))
+    nginx = {"X-Sendfile-Type": "X-Accel-Redirect"}
+    whole = await call(app, scope(headers=nginx))
+    ranged = await call(app, scope(headers={**nginx, "Range": "bytes=10-19"}))
     for sent, status, target in ((whole, 200, "whole"), (ranged, 206, "part")):
         assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
         assert sent[0]["status"] == status
@@ -451,8 +452,10 @@ async def test_with_accel_redirect_a_get_is_handed_to_nginx_with_no_body(local_s
         assert headers[b"etag"] == f'"{SHA}"'.encode()
         assert sent[1] == {"type": "http.response.body", "body": b"", "more_body": False}
     assert dict(ranged[0]["headers"])[b"content-range"] == f"bytes 10-19/{len(BODY)}".encode()
-    head = await call(app, scope("HEAD"))
+    head = await call(app, scope("HEAD", headers=nginx))
     assert b"x-accel-redirect" not in dict(head[0]["headers"])
+    direct = await call(app, scope())  # not through nginx: the bytes, by pathsend
+    assert [m["type"] for m in direct] == ["http.response.start", "http.response.pathsend"]
     assert dict(head[0]["headers"])[b"content-length"] == str(len(BODY)).encode()
     assert local_served.open_now == 0
 
@@ -460,6 +463,8 @@ async def test_with_accel_redirect_a_get_is_handed_to_nginx_with_no_body(local_s
 async def test_with_accel_redirect_a_file_off_this_disk_is_still_streamed() -> None:
     store = InMemoryFileStore()
     served = Served(store, await publish(store, BODY, "png"))
-    sent = await call(make_app(served, AccelRedirect("/_stored/")), scope())
+    sent = await call(
+        make_app(served, AccelRedirect("/_stored/")), scope(headers={"X-Sendfile-Type": "X-Accel-Redirect"})
+    )
     assert b"x-accel-redirect" not in dict(sent[0]["headers"])
     assert b"".join(m.get("body", b"") for m in sent[1:]) == BODY

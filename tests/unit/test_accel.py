@@ -15,6 +15,7 @@ ACCEL = AccelRedirect("/_stored/")
 
 
 def target(status: int, method: str = "GET", **headers: str | list[str]) -> str | None:
+    headers = {"X_Sendfile_Type": "X-Accel-Redirect", **headers}
     asked = {k.lower().replace("_", "-"): v if isinstance(v, list) else [v] for k, v in headers.items()}
     return ACCEL.target(
         NAME,
@@ -80,3 +81,9 @@ def test_answers_without_bytes_and_head_stay_with_the_service() -> None:
     assert target(416, Range="bytes=999999999-") is None
     assert target(200, method="HEAD") is None
     assert target(206, method="HEAD", Range="bytes=0-9") is None
+
+
+def test_a_request_that_did_not_come_through_nginx_gets_the_bytes_from_the_service() -> None:
+    for sent_by in ([], ["X-Sendfile"], ["x-accel-redirect"], ["X-Accel-Redirect", "X-Accel-Redirect"]):
+        assert target(200, X_Sendfile_Type=sent_by) is None, sent_by
+        assert target(206, X_Sendfile_Type=sent_by, Range="bytes=0-9") is None, sent_by

@@ -17,6 +17,11 @@ to do (docs/deployment.md), and what follows here:
 - It answers If-Match and If-Unmodified-Since itself (412) where the service ignores them: a
   request with either is sent by the service, as it always was.
 - HEAD, 304 and 416 carry no bytes: the service answers them itself, and nginx passes them on.
+
+Only a request that came through the template is handed over: nginx sets `X-Sendfile-Type:
+X-Accel-Redirect` on what it passes on (as Rack::Sendfile asks of its proxy), so a client or a
+health check that reaches the service directly still gets the bytes, and so does every client
+while the template is not deployed yet.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ WHOLE = "whole/"
 PART = "part/"
 _PLAIN_RANGE = re.compile(r"bytes=(?:[0-9]{1,18}-[0-9]{0,18}|-[0-9]{1,18})", re.IGNORECASE)
 _NGINX_ANSWERS = ("if-match", "if-unmodified-since")
+ASKED_BY = ("x-sendfile-type", "X-Accel-Redirect")  # the request header the template sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,7 @@ class AccelRedirect:
     ) -> str | None:
         """The URI to hand to nginx for this answer, or None when the service sends it itself.
         `fields(name)` lists the values of a request header; `status` is the service's decision."""
-        if method != "GET" or status not in (200, 206):
+        if method != "GET" or status not in (200, 206) or fields(ASKED_BY[0]) != [ASKED_BY[1]]:
             return None
         if any(fields(name) for name in _NGINX_ANSWERS):
             return None
