@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from bench.report import Row, ratio, verdict
@@ -122,37 +123,34 @@ def _listing_row(r: dict[str, Any]) -> Row:
     )
 
 
+def _spread(runs: list[float]) -> str:
+    """Quartiles of the runs: p25-p75 (the JSON keeps every run)."""
+    if len(runs) < 4:
+        return str(runs)
+    q = statistics.quantiles(runs, n=4)
+    return f"{q[0]:,.0f}-{q[2]:,.0f}"
+
+
+_SOURCES = (
+    ("service_download", "service"),
+    ("front_download", "nginx -> service"),
+    ("nginx_download", "nginx"),
+)
+
+
 def _download_runs(r: dict[str, Any]) -> str:
     parts = []
-    for key, label in (
-        ("whole", "download 200"),
-        ("whole_as_range", "bytes=0-"),
-        ("all_but_one", "bytes=1-"),
-    ):
+    for key, label in (("whole", "200"), ("whole_as_range", "bytes=0-"), ("all_but_one", "bytes=1-")):
         if key not in r["service_download"]:
             continue
-        parts.append(
-            f"{label}: "
-            + ", ".join(
-                f"{who} {r[source][key]['mb_s_runs']}"
-                for source, who in (
-                    ("service_download", "service"),
-                    ("front_download", "nginx -> service"),
-                    ("nginx_download", "nginx"),
-                )
-                if source in r
-            )
-        )
+        mine = ", ".join(f"{who} {_spread(r[src][key]['mb_s_runs'])}" for src, who in _SOURCES if src in r)
+        parts.append(f"{label}: {mine}")
     ranged = ", ".join(
-        f"{who} {r[source]['ranged']['req_s_rounds']}"
-        for source, who in (
-            ("service_download", "service"),
-            ("front_download", "nginx -> service"),
-            ("nginx_download", "nginx"),
-        )
-        if source in r
+        f"{who} {r[src]['ranged'].get('req_s_rounds', [r[src]['ranged']['req_s']])}"
+        for src, who in _SOURCES
+        if src in r
     )
-    return "; ".join(parts) + f"; ranged req/s by round: {ranged}"
+    return "downloads p25-p75 MB/s: " + "; ".join(parts) + f"; ranged req/s by round: {ranged}"
 
 
 def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
