@@ -34,6 +34,7 @@ from tests.databases import unavailable
 from tests.integration.http_fixtures import SECRET, bearer
 from tests.integration.server_process import Server, start_server
 from tests.integration.test_http_serve import SECURITY_HEADERS, SERVED_AS
+from tests.integration.ws_client import listen
 
 pytestmark = pytest.mark.server
 
@@ -487,6 +488,26 @@ def test_the_store_is_unreachable_from_outside(stack: Stack) -> None:
             r = stack.front.get(path, headers=headers)
             assert r.status_code == 404, (path, r.status_code)
             assert shared.body not in r.content
+
+
+def test_the_event_socket_works_through_the_template(stack: Stack) -> None:
+    """The template carries the rest of the service too: the WebSocket upgrade, then an event."""
+    base = f"http://127.0.0.1:{stack.nginx.port}"
+    r = stack.front.post(
+        "/api/v1/conversations",
+        json={"kind": "group", "title": "t", "member_ids": ["bob"]},
+        headers=bearer("alice"),
+    )
+    with listen(base, bearer("bob")["Authorization"].removeprefix("Bearer ")) as socket:
+        assert socket.next()["type"] == "ready"
+        posted = stack.front.post(
+            f"/api/v1/conversations/{r.json()['id']}/messages",
+            json={"content": "via nginx"},
+            headers=bearer("alice"),
+        )
+        assert posted.status_code == 201
+        event = socket.next()
+        assert (event["type"], event["message"]["content"]) == ("message.created", "via nginx")
 
 
 def test_the_service_behind_nginx_hands_over_only_what_it_checked(stack: Stack, video: Shared) -> None:
