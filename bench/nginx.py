@@ -119,8 +119,7 @@ def start_front(binary: str, workdir: Path, *, upstream: int, upload_dir: Path, 
         {
             "CHAT_MEDIA_LISTEN": f"127.0.0.1:{port}",
             "CHAT_MEDIA_UPSTREAM": f"127.0.0.1:{upstream}",
-            # The real path: nginx refuses every file under a link (disable_symlinks).
-            "UPLOAD_DIR": str(upload_dir.resolve()),
+            "UPLOAD_DIR": str(upload_dir.resolve()),  # absolute, as the service's store resolves it
             "ACCEL_REDIRECT_PREFIX": prefix,
         }
     )
