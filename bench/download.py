@@ -1,18 +1,36 @@
-"""Download throughput of one stored file, from the service and from nginx, with the same client."""
+"""Download throughput of one stored file, from the service, from nginx in front of it (the service
+hands the bytes over with X-Accel-Redirect) and from nginx alone, with the same client, the servers
+taking turns so that what else runs on the machine falls on each alike."""
 
 from __future__ import annotations
 
 import hashlib
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
+from bench.load import Rate, ranged_rate
 from bench.payload import sha256_of
 from bench.rawhttp import exchange, request_head
 from bench.upload import MB
 
 RANGE = "bytes=0-1048575"
 RANGE_BYTES = 1 << 20
-WHOLE_AS_RANGE = "bytes=0-"  # the whole file as a 206: never pathsend, the service streams it itself
+WHOLE_AS_RANGE = "bytes=0-"  # the whole file as a 206 (what a browser asks for a video): pathsend too
+ALL_BUT_ONE = "bytes=1-"  # a 206 of all but the first byte: the service streams it itself, 1 MiB at a time
+# (key, extra Range, status, bytes short of the file): the downloads timed for every server.
+DOWNLOADS = (
+    ("whole", None, 200, 0),
+    ("whole_as_range", WHOLE_AS_RANGE, 206, 0),
+    ("all_but_one", ALL_BUT_ONE, 206, 1),
+)
+
+
+@dataclass(frozen=True)
+class Peer:
+    port: int
+    path: str
+    headers: dict[str, str]
 
 
 def check_download(port: int, path: str, headers: dict[str, str], source: Path) -> dict[str, str]:
@@ -60,3 +78,57 @@ def download_speeds(
 
 def summary(speeds: list[float]) -> dict[str, object]:
     return {"mb_s_median": statistics.median(speeds), "mb_s_runs": [round(s, 1) for s in speeds]}
+
+
+def interleaved(
+    peers: dict[str, Peer], source: Path, runs: int, rounds: int, seconds: int
+) -> dict[str, object]:
+    """For each peer: its headers (after `check_download`), each of DOWNLOADS `runs` times, and
+    1 MiB ranged GETs for `seconds` in each of `rounds`. Every run and round visits every peer, in
+    an order that rotates."""
+    size = source.stat().st_size
+    names = list(peers)
+    results: dict[str, dict[str, object]] = {}
+    for name, peer in peers.items():
+        results[name] = {"headers": check_download(peer.port, peer.path, peer.headers, source)}
+
+    def turns(n: int) -> list[str]:
+        return names[n % len(names) :] + names[: n % len(names)]
+
+    for key, extra, status, short in DOWNLOADS:
+        speeds: dict[str, list[float]] = {name: [] for name in names}
+        for n in range(runs):
+            for name in turns(n):
+                peer = peers[name]
+                asked = {**peer.headers, **({"Range": extra} if extra else {})}
+                speeds[name] += download_speeds(
+                    peer.port, peer.path, asked, 1, size=size - short, status=status
+                )
+        for name in names:
+            results[name][key] = summary(speeds[name])
+    rates: dict[str, list[Rate]] = {name: [] for name in names}
+    for n in range(rounds):
+        for name in turns(n):
+            peer = peers[name]
+            asked = {**peer.headers, "Range": RANGE}
+            rates[name].append(ranged_rate(peer.port, peer.path, asked, seconds, RANGE_BYTES))
+    for name in names:
+        by_rate = sorted(rates[name], key=lambda r: r.req_s)
+        median = by_rate[len(by_rate) // 2].as_dict()  # the median round, with its latencies
+        median["req_s_rounds"] = [round(r.req_s, 1) for r in rates[name]]
+        results[name]["ranged"] = median
+    return dict(results)
+
+
+def handed_over(port: int, path: str, headers: dict[str, str]) -> str:
+    """The X-Accel-Redirect of the service behind nginx for a whole GET asked as nginx asks (it
+    must send no bytes)."""
+    asked = {**headers, "X-Sendfile-Type": "X-Accel-Redirect"}
+    answer = exchange(port, request_head("GET", port, path, asked))
+    target = answer.headers.get("x-accel-redirect")
+    if answer.status != 200 or target is None or answer.body:
+        raise RuntimeError(
+            f"GET {path} from the service behind nginx: {answer.status}, X-Accel-Redirect {target}, "
+            f"{len(answer.body)} bytes: it should hand the download to nginx"
+        )
+    return target

@@ -35,6 +35,7 @@ from application.sweep import SweepHandler, SweepReport
 from domain.attachment import MediaKind
 from domain.errors import StorageUnavailable
 from entrypoints.di import build_use_cases, dependencies
+from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.auth import bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
@@ -104,6 +105,7 @@ def create_app(
         if settings.s3 is not None and settings.s3.presigned_downloads and isinstance(store, S3FileStore)
         else None
     )
+    accel = AccelRedirect(settings.accel_redirect_prefix) if settings.accel_redirect_prefix else None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -165,6 +167,7 @@ def create_app(
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
             "presigned": Provide(lambda: presigned, use_cache=True, sync_to_thread=False),
+            "accel": Provide(lambda: accel, use_cache=True, sync_to_thread=False),
         },
         stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,

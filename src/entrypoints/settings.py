@@ -69,6 +69,7 @@ class Settings:
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     media_workers: int | None = None  # files processed at once; None: one fewer than the cores
     media_timeout: float = 20.0  # seconds ffprobe and ffmpeg get for one video
+    accel_redirect_prefix: str | None = None  # set: nginx sends downloads (X-Accel-Redirect)
 
     @property
     def is_production(self) -> bool:
@@ -160,8 +161,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     redis_url = text("REDIS_URL")
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not '{redis_url}'.")
+    s3 = _s3_settings(text, number)
     return Settings(
-        s3=_s3_settings(text, number),
+        s3=s3,
+        accel_redirect_prefix=_accel_redirect_prefix(text("ACCEL_REDIRECT_PREFIX"), s3),
         environment=environment,
         host=text("HOST", "127.0.0.1") or "127.0.0.1",
         port=number("PORT", 8000, 1),
@@ -184,6 +187,33 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         media_workers=number("MEDIA_WORKERS", 0, 0) or None,
         media_timeout=float(number("MEDIA_TIMEOUT", 20, 1)),
     )
+
+
+# Segments of unreserved characters, each ending in '/': what an nginx `location ^~` matches as is.
+_ACCEL_PREFIX = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)+")
+_SERVICE_PATHS = ("/api/", "/schema/", "/health/")
+
+
+def _accel_redirect_prefix(prefix: str | None, s3: S3Settings | None) -> str | None:
+    """The path prefix of nginx's internal location for stored files (docs/deployment.md)."""
+    if prefix is None:
+        return None
+    if not _ACCEL_PREFIX.fullmatch(prefix):
+        raise SettingsError(
+            "ACCEL_REDIRECT_PREFIX must be a path that starts and ends with '/' (such as /_stored/), "
+            f"made of letters, digits and '-', '_', '.', '~', not '{prefix}'."
+        )
+    if prefix.startswith(_SERVICE_PATHS):
+        raise SettingsError(
+            f"ACCEL_REDIRECT_PREFIX must not be under the service's own paths "
+            f"({', '.join(_SERVICE_PATHS)}), not '{prefix}'."
+        )
+    if s3 is not None:
+        raise SettingsError(
+            "ACCEL_REDIRECT_PREFIX needs STORAGE=local: nginx sends the files from UPLOAD_DIR. "
+            "With STORAGE=s3, S3_PRESIGNED_DOWNLOADS=true hands downloads to S3 instead."
+        )
+    return prefix
 
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

@@ -23,10 +23,11 @@ from application.ports import FileStore, OpenFile
 from application.serve_media import Download
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.errors import NotFound, StorageUnavailable
+from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.file_response import CHUNK_SIZE, FileResponse, download_response
 from entrypoints.http.ranges import http_date
 
-BODY = bytes(range(256)) * 4096 + b"end"  # 1 MiB + 3: several 256 KiB chunks
+BODY = bytes(range(256)) * 4096 * 3 + b"end"  # 3 MiB + 3: several chunks of CHUNK_SIZE
 SHA = "ab" * 32
 PDF_NAME = 'rés"umé\u202e.pdf'
 
@@ -59,7 +60,7 @@ class Served:
                 self.open_now -= 1
 
 
-def make_app(served: Served) -> Litestar:
+def make_app(served: Served, accel: AccelRedirect | None = None) -> Litestar:
     @route("/f", http_method=["GET", "HEAD"])
     async def serve() -> FileResponse:
         async with AsyncExitStack() as stack:
@@ -71,6 +72,8 @@ def make_app(served: Served) -> Litestar:
                 original_name=served.original_name,
                 sha256=SHA,
                 closing=stack.pop_all(),
+                stored_name=served.name,
+                accel=accel,
             )
 
     @route("/download", http_method=["GET", "HEAD"])
@@ -370,6 +373,21 @@ async def test_a_whole_get_goes_by_pathsend_when_the_server_offers_it(local_serv
     assert local_served.open_now == 0
 
 
+async def test_a_range_of_the_whole_file_goes_by_pathsend_as_a_206(local_served: Served) -> None:
+    app = make_app(local_served)
+    for header in ("bytes=0-", f"bytes=-{len(BODY)}", f"bytes=0-{len(BODY) * 2}"):
+        sent = await call(app, scope(headers={"Range": header}))
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"], header
+        assert sent[0]["status"] == 206
+        headers = dict(sent[0]["headers"])
+        assert headers[b"content-range"] == f"bytes 0-{len(BODY) - 1}/{len(BODY)}".encode()
+        assert headers[b"content-length"] == str(len(BODY)).encode()
+    short = await call(app, scope(headers={"Range": "bytes=1-"}))
+    assert "http.response.pathsend" not in {m["type"] for m in short}
+    assert b"".join(m.get("body", b"") for m in short[1:]) == BODY[1:]
+    assert local_served.open_now == 0
+
+
 async def test_ranges_and_servers_without_pathsend_are_streamed(local_served: Served) -> None:
     app = make_app(local_served)
     ranged = await call(app, scope(headers={"Range": "bytes=10-300009"}))
@@ -418,3 +436,35 @@ async def test_a_failing_send_still_closes_the_file(local_served: Served) -> Non
     assert local_served.open_now == 0
     with pytest.raises(StorageUnavailable):  # the descriptor is closed, not left for reuse
         await anext(local_served.seen[0].read(0, 1, 1))
+
+
+async def test_with_accel_redirect_a_get_is_handed_to_nginx_with_no_body(local_served: Served) -> None:
+    app = make_app(local_served, AccelRedirect("/_stored/"))
+    nginx = {"X-Sendfile-Type": "X-Accel-Redirect"}
+    whole = await call(app, scope(headers=nginx))
+    ranged = await call(app, scope(headers={**nginx, "Range": "bytes=10-19"}))
+    for sent, status, target in ((whole, 200, "whole"), (ranged, 206, "part")):
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert sent[0]["status"] == status
+        headers = dict(sent[0]["headers"])
+        assert headers[b"x-accel-redirect"] == f"/_stored/{target}/{local_served.name}".encode()
+        assert headers[b"content-length"] == b"0"
+        assert headers[b"etag"] == f'"{SHA}"'.encode()
+        assert sent[1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert dict(ranged[0]["headers"])[b"content-range"] == f"bytes 10-19/{len(BODY)}".encode()
+    head = await call(app, scope("HEAD", headers=nginx))
+    assert b"x-accel-redirect" not in dict(head[0]["headers"])
+    direct = await call(app, scope())  # not through nginx: the bytes, by pathsend
+    assert [m["type"] for m in direct] == ["http.response.start", "http.response.pathsend"]
+    assert dict(head[0]["headers"])[b"content-length"] == str(len(BODY)).encode()
+    assert local_served.open_now == 0
+
+
+async def test_with_accel_redirect_a_file_off_this_disk_is_still_streamed() -> None:
+    store = InMemoryFileStore()
+    served = Served(store, await publish(store, BODY, "png"))
+    sent = await call(
+        make_app(served, AccelRedirect("/_stored/")), scope(headers={"X-Sendfile-Type": "X-Accel-Redirect"})
+    )
+    assert b"x-accel-redirect" not in dict(sent[0]["headers"])
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == BODY

@@ -181,7 +181,7 @@ async def test_a_non_ascii_original_name_is_sent_as_filename_star_with_an_ascii_
 
 @pytest.fixture
 async def video(api: Api) -> Shared:
-    return await share(api, "clip.mp4", samples.sample("mp4", size=700_000))  # several 256 KiB chunks
+    return await share(api, "clip.mp4", samples.sample("mp4", size=700_000))  # one chunk; ranges in it
 
 
 async def test_one_range_is_a_206_with_its_content_range(api: Api, video: Shared) -> None:

@@ -195,3 +195,34 @@ def test_s3_defaults() -> None:
 def test_a_bad_s3_value_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(env, env_file=None)
+
+
+def test_downloads_go_to_nginx_only_when_asked() -> None:
+    assert load_settings({}, env_file=None).accel_redirect_prefix is None
+    settings = load_settings({"ACCEL_REDIRECT_PREFIX": "/_stored/"}, env_file=None)
+    assert settings.accel_redirect_prefix == "/_stored/"
+    nested = load_settings({"ACCEL_REDIRECT_PREFIX": "/internal/media.v2/"}, env_file=None)
+    assert nested.accel_redirect_prefix == "/internal/media.v2/"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ACCEL_REDIRECT_PREFIX": "_stored/"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/_stored"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/a//b/"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/../etc/"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/a b/"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/x;y/"}, "^ACCEL_REDIRECT_PREFIX must be a path"),
+        ({"ACCEL_REDIRECT_PREFIX": "/api/v1/files/"}, "^ACCEL_REDIRECT_PREFIX must not be under"),
+        ({"ACCEL_REDIRECT_PREFIX": "/health/"}, "^ACCEL_REDIRECT_PREFIX must not be under"),
+        (
+            {"ACCEL_REDIRECT_PREFIX": "/_stored/", "STORAGE": "s3", "S3_BUCKET": "media"},
+            "^ACCEL_REDIRECT_PREFIX needs STORAGE=local",
+        ),
+    ],
+)
+def test_a_bad_accel_redirect_prefix_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(env, env_file=None)

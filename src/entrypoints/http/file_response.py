@@ -19,6 +19,9 @@ after pathsend, when the client disconnects, or when sending fails. Without the 
                             closing=stack.pop_all())
 
 A response that is built but never sent leaves the context to the garbage collector.
+
+With `accel` (ACCEL_REDIRECT_PREFIX) and the file's stored name, a GET answered 200 or 206 carries no
+body but an `X-Accel-Redirect` for nginx, which sends the bytes (entrypoints/http/accel.py).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from application.ports import OpenFile
 from application.serve_media import Download
 from domain.errors import StorageUnavailable
 from domain.policy import display_name, is_inline
+from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.ranges import ByteRange, decide, http_date
 
 if TYPE_CHECKING:
@@ -47,7 +51,8 @@ if TYPE_CHECKING:
     from litestar.enums import MediaType
     from litestar.types import Message, Receive, Scope, Send, TypeEncodersMap
 
-CHUNK_SIZE = 256 * 1024
+# One thread hop and one ASGI send per chunk: 256 KiB chunks streamed a 50 MiB range ~20% slower.
+CHUNK_SIZE = 1024 * 1024
 MAX_AGE = 86400
 SANDBOX_CSP = "sandbox; default-src 'none'; media-src 'self'; style-src 'unsafe-inline'"
 _NOT_IN_FALLBACK = frozenset('"\\%')
@@ -79,11 +84,16 @@ class FileResponse(Response[None]):
         closing: AsyncExitStack | None = None,
         max_age: int = MAX_AGE,
         chunk_size: int = CHUNK_SIZE,
+        stored_name: str | None = None,
+        accel: AccelRedirect | None = None,
     ) -> None:
         super().__init__(None)
         self.file = file
         self.closing = closing or AsyncExitStack()
         self.chunk_size = chunk_size
+        # nginx can send only what lies on this machine's disk under the store's name.
+        self.accel = accel if stored_name is not None and file.local_path is not None else None
+        self.stored_name = stored_name
         self.etag = f'"{sha256}"'
         self.headers.update(
             {
@@ -141,6 +151,21 @@ class FileResponse(Response[None]):
         elif decision.status == 416:
             answer["Content-Range"] = f"bytes */{self.file.size}"
         is_head = request.method == "HEAD"
+        handed_over = (
+            None
+            if self.accel is None or self.stored_name is None
+            else self.accel.target(
+                self.stored_name,
+                method=request.method,
+                status=decision.status,
+                fields=lambda name: asked.getall(name, []),
+                etag=self.etag,
+                last_modified=answer["Last-Modified"],
+            )
+        )
+        if handed_over is not None:
+            answer["Content-Length"] = "0"  # this answer's own body; nginx's carries the bytes
+            answer["X-Accel-Redirect"] = handed_over
         ours = {name.lower() for name in answer}
         route_headers = {k: v for k, v in (headers or {}).items() if k.lower() not in ours}
         return ASGIServedFile(
@@ -150,18 +175,24 @@ class FileResponse(Response[None]):
             headers={**route_headers, **answer},
             cookies=self.cookies if cookies is None else itertools.chain(self.cookies, cookies),
             background=self.background or background,
-            body_slice=None if is_head or decision.status in (304, 416) else decision.slice,
-            whole=decision.status == 200,
+            body_slice=None
+            if is_head or handed_over is not None or decision.status in (304, 416)
+            else decision.slice,
+            whole=decision.slice == ByteRange(0, self.file.size),  # a 200, or a 206 of bytes=0-
             chunk_size=self.chunk_size,
         )
 
 
 async def download_response(
-    opening: AbstractAsyncContextManager[Download], *, max_age: int = MAX_AGE
+    opening: AbstractAsyncContextManager[Download],
+    *,
+    max_age: int = MAX_AGE,
+    accel: AccelRedirect | None = None,
 ) -> FileResponse:
     """Enters the use case's context and gives it to the response, which closes it when done."""
     async with AsyncExitStack() as stack:
         download = await stack.enter_async_context(opening)
+        attachment = download.attachment
         return FileResponse(
             download.file,
             content_type=download.content_type,
@@ -170,11 +201,14 @@ async def download_response(
             sha256=download.sha256,
             max_age=max_age,
             closing=stack.pop_all(),
+            stored_name=attachment.thumbnail_filename if download.thumbnail else attachment.filename,
+            accel=accel,
         )
 
 
 class ASGIServedFile(ASGIResponse):
-    """The ASGI side: start, then pathsend or the slice in chunks, then close `closing`."""
+    """The ASGI side: start, then pathsend (when the body is the whole file, whatever the status:
+    browsers ask for a video as `bytes=0-`) or the slice in chunks, then close `closing`."""
 
     __slots__ = ("body_slice", "chunk_size", "closing", "file", "whole")
 

@@ -13,6 +13,7 @@ from application.delete_media import DeleteMedia, DeleteMediaHandler
 from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMedia, UploadMediaHandler
+from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.auth import AuthRequest
 from entrypoints.http.body_deadline import DeadlineReceive
 from entrypoints.http.file_response import FileResponse, download_response
@@ -56,10 +57,11 @@ class MediaController(Controller):
         filename: FromPath[str],
         serve_media: NamedDependency[ServeMediaHandler],
         presigned: NamedDependency[PresignedDownloads | None],
+        accel: NamedDependency[AccelRedirect | None],
     ) -> Response[Any]:
         if presigned is not None and request.method == HttpMethod.GET:
             return await presigned.redirect(await serve_media.attachment(request.user.id, filename))
-        response: FileResponse = await download_response(serve_media(request.user.id, filename))
+        response: FileResponse = await download_response(serve_media(request.user.id, filename), accel=accel)
         return response
 
     @route(
@@ -73,8 +75,9 @@ class MediaController(Controller):
         request: AuthRequest,
         media_id: FromPath[uuid.UUID],
         serve_thumbnail: NamedDependency[ServeThumbnailHandler],
+        accel: NamedDependency[AccelRedirect | None],
     ) -> FileResponse:
-        return await download_response(serve_thumbnail(request.user.id, media_id))
+        return await download_response(serve_thumbnail(request.user.id, media_id), accel=accel)
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")
     async def of_message(
