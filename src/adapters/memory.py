@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from application.events import Event, Logged
-from application.ports import Clock, OpenFile, StagedFile
+from application.ports import AttachmentSeen, Clock, OpenFile, StagedFile
 from domain.attachment import Attachment
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import Conflict, FileTooLarge, NotFound
@@ -113,11 +113,20 @@ class InMemoryAttachmentRepository:
             raise NotFound("No such message.")
         self._db.attachments[attachment.id] = attachment
 
-    async def get(self, attachment_id: uuid.UUID) -> Attachment | None:
-        return self._db.attachments.get(attachment_id)
-
-    async def get_by_filename(self, filename: str) -> Attachment | None:
-        return next((a for a in self._db.attachments.values() if a.filename == filename), None)
+    async def seen_by(
+        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+    ) -> AttachmentSeen | None:
+        found = (
+            self._db.attachments.get(attachment_id)
+            if attachment_id is not None
+            else next((a for a in self._db.attachments.values() if a.filename == filename), None)
+        )
+        if found is None:
+            return None
+        message = None if found.message_id is None else self._db.messages.get(found.message_id)
+        conversation = None if message is None else self._db.conversations.get(message.conversation_id)
+        member = conversation is not None and conversation.has_member(viewer)
+        return AttachmentSeen(attachment=found, viewer_is_member=member)
 
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         wanted = set(message_ids)

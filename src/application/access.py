@@ -45,17 +45,19 @@ async def message_in_conversation(
     return message, conversation
 
 
-async def visible_attachment(uow: UnitOfWork, attachment: Attachment | None, user_id: str) -> Attachment:
-    """The attachment, when the user may see it: a draft its uploader alone, an attached file the
-    members of its conversation; NotFound otherwise (the same answer as for an unknown id)."""
-    if attachment is None:
+async def visible_attachment(
+    uow: UnitOfWork, user_id: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+) -> Attachment:
+    """The attachment with this id or stored name, when the user may see it: a draft its uploader
+    alone, an attached file the members of its conversation; NotFound otherwise (the same answer
+    as for an unknown id)."""
+    seen = await uow.attachments.seen_by(user_id, attachment_id=attachment_id, filename=filename)
+    if seen is None:
         raise NotFound("No such file.")
+    attachment = seen.attachment
     if attachment.message_id is None:
         if attachment.uploader_id != user_id:
             raise NotFound("No such file.")
-        return attachment
-    try:
-        await visible_message(uow, attachment.message_id, user_id)
-    except NotFound:
-        raise NotFound("No such file.") from None
+    elif not seen.viewer_is_member:
+        raise NotFound("No such file.")
     return attachment

@@ -32,9 +32,7 @@ class DeleteMediaHandler:
 
     async def __call__(self, command: DeleteMedia) -> None:
         async with self._uow() as uow:
-            attachment = await visible_attachment(
-                uow, await uow.attachments.get(command.media_id), command.user_id
-            )
+            attachment = await visible_attachment(uow, command.user_id, attachment_id=command.media_id)
             if attachment.uploader_id != command.user_id:
                 raise Forbidden("Only the uploader of a file may delete it.")
             await uow.attachments.delete(attachment.id)

@@ -71,7 +71,7 @@ class PostMessageHandler:
 async def _own_draft(uow: UnitOfWork, draft_id: uuid.UUID, sender_id: str) -> Attachment:
     # What the sender may not see (another user's draft, a file of a conversation they are not
     # in) is answered as an unknown id would be; what they see but may not send, with 403 or 409.
-    draft = await visible_attachment(uow, await uow.attachments.get(draft_id), sender_id)
+    draft = await visible_attachment(uow, sender_id, attachment_id=draft_id)
     if draft.uploader_id != sender_id:
         raise Forbidden(f"Upload {draft_id} is another user's: only its uploader may send it.")
     if draft.message_id is not None:

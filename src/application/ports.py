@@ -78,9 +78,13 @@ class MessageRepository(Protocol):
 class AttachmentRepository(Protocol):
     async def add(self, attachment: Attachment) -> None: ...
 
-    async def get(self, attachment_id: uuid.UUID) -> Attachment | None: ...
-
-    async def get_by_filename(self, filename: str) -> Attachment | None: ...
+    async def seen_by(
+        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+    ) -> AttachmentSeen | None:
+        """The attachment with this id, or stored under this name (one of the two is given), and
+        whether `viewer` is a member of its message's conversation now: both in one read, for
+        the access check every download makes."""
+        ...
 
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         """Their attachments, in upload order."""
@@ -103,6 +107,12 @@ class AttachmentRepository(Protocol):
     async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
         """Which of these names a row names: as its file, or as its thumbnail when it has one."""
         ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttachmentSeen:
+    attachment: Attachment
+    viewer_is_member: bool  # of the conversation of the attachment's message; False for a draft
 
 
 class EventLog(Protocol):

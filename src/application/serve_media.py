@@ -63,7 +63,7 @@ class ServeMediaHandler:
         if not is_stored_name(filename):
             raise NotFound("No such file.")
         async with self._uow() as uow:
-            return await visible_attachment(uow, await uow.attachments.get_by_filename(filename), user_id)
+            return await visible_attachment(uow, user_id, filename=filename)
 
 
 class ServeThumbnailHandler:
@@ -79,7 +79,7 @@ class ServeThumbnailHandler:
     @asynccontextmanager
     async def __call__(self, user_id: str, media_id: uuid.UUID) -> AsyncIterator[Download]:
         async with self._uow() as uow:
-            attachment = await visible_attachment(uow, await uow.attachments.get(media_id), user_id)
+            attachment = await visible_attachment(uow, user_id, attachment_id=media_id)
         thumbnail = attachment.thumbnail_filename
         if thumbnail is None:
             raise NotFound("This file has no thumbnail.")

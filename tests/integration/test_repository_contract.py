@@ -15,7 +15,7 @@ from adapters.memory import InMemoryUnitOfWorkFactory
 from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.events import MediaAttached, MessageCreated, MessageDeleted
-from application.ports import UnitOfWorkFactory
+from application.ports import UnitOfWork, UnitOfWorkFactory
 from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.conversation import (
     MAX_GROUP_MEMBERS,
@@ -74,6 +74,13 @@ async def post(uow: UnitOfWorkFactory, conversation: Conversation, sender: str =
         await tx.messages.add(message)
         await tx.commit()
     return message
+
+
+async def attachment_in(
+    tx: UnitOfWork, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+) -> Attachment | None:
+    seen = await tx.attachments.seen_by("nobody", attachment_id=attachment_id, filename=filename)
+    return None if seen is None else seen.attachment
 
 
 async def add(uow: UnitOfWorkFactory, *conversations: Conversation) -> None:
@@ -281,13 +288,41 @@ async def test_attachments_keep_upload_order_and_count(uow: UnitOfWorkFactory) -
     async with uow() as tx:
         assert list(await tx.attachments.list_for_messages([message.id])) == [*batch, later]
         assert await tx.attachments.count_for_message(message.id) == 5
-        assert await tx.attachments.get(batch[1].id) == batch[1]
-        assert await tx.attachments.get_by_filename(batch[2].filename) == batch[2]
-        assert await tx.attachments.get_by_filename(f"{uuid.uuid4()}.png") is None
+        assert await attachment_in(tx, attachment_id=batch[1].id) == batch[1]
+        assert await attachment_in(tx, filename=batch[2].filename) == batch[2]
+        assert await attachment_in(tx, filename=f"{uuid.uuid4()}.png") is None
         assert await tx.attachments.list_for_messages([]) == []
         stored = await tx.messages.get(message.id)
         assert stored is not None
         assert stored.has_media
+
+
+async def test_an_attachment_is_seen_with_whether_the_viewer_is_a_member_now(uow: UnitOfWorkFactory) -> None:
+    conversation = group("alice", "bob")
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    attached = attachment(message)
+    draft = replace(attachment(message, uploader="carol"), message_id=None)
+    async with uow() as tx:
+        await tx.attachments.add(attached)
+        await tx.attachments.add(draft)
+        await tx.commit()
+    async with uow() as tx:
+        for viewer, member in (("bob", True), ("carol", False)):
+            by_id = await tx.attachments.seen_by(viewer, attachment_id=attached.id)
+            by_name = await tx.attachments.seen_by(viewer, filename=attached.filename)
+            assert by_id is not None
+            assert by_name is not None
+            assert (by_id.attachment, by_id.viewer_is_member) == (attached, member)
+            assert (by_name.attachment, by_name.viewer_is_member) == (attached, member)
+        seen_draft = await tx.attachments.seen_by("carol", filename=draft.filename)
+        assert seen_draft is not None
+        assert (seen_draft.attachment, seen_draft.viewer_is_member) == (draft, False)
+        await tx.conversations.remove_member(conversation.id, "bob")
+        after = await tx.attachments.seen_by("bob", attachment_id=attached.id)
+        assert after is not None
+        assert not after.viewer_is_member
+        assert await tx.attachments.seen_by("bob", attachment_id=uuid.uuid4()) is None
 
 
 async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None:
@@ -308,8 +343,8 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
         await tx.attachments.add(unknown)
         await tx.commit()
     async with uow() as tx:
-        assert await tx.attachments.get(learnt.id) == learnt
-        assert await tx.attachments.get(unknown.id) == unknown
+        assert await attachment_in(tx, attachment_id=learnt.id) == learnt
+        assert await attachment_in(tx, attachment_id=unknown.id) == unknown
         assert unknown.width is None
         assert unknown.thumbnail_filename is None
         assert list(await tx.attachments.list_for_messages([message.id])) == [learnt, unknown]
@@ -352,9 +387,9 @@ async def test_deleting_a_message_cascades_to_its_attachments(uow: UnitOfWorkFac
         await tx.commit()
     async with uow() as tx:
         assert await tx.messages.get(message.id) is None
-        assert await tx.attachments.get(gone.id) is None
-        assert await tx.attachments.get_by_filename(gone.filename) is None
-        assert await tx.attachments.get(stays.id) == stays
+        assert await attachment_in(tx, attachment_id=gone.id) is None
+        assert await attachment_in(tx, filename=gone.filename) is None
+        assert await attachment_in(tx, attachment_id=stays.id) == stays
 
 
 async def test_deleting_one_attachment(uow: UnitOfWorkFactory) -> None:

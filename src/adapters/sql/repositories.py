@@ -10,10 +10,11 @@ from datetime import datetime
 
 from advanced_alchemy.exceptions import IntegrityError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
+from application.ports import AttachmentSeen
 from domain.attachment import Attachment, MediaKind, thumbnail_owner
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import NotFound
@@ -283,13 +284,27 @@ class SqlAttachmentRepository:
         except IntegrityError:  # the message went meanwhile (the names are fresh UUIDs)
             raise NotFound("No such message.") from None
 
-    async def get(self, attachment_id: uuid.UUID) -> Attachment | None:
-        row = await self._session.get(AttachmentRow, attachment_id)
-        return None if row is None else attachment_of(row)
-
-    async def get_by_filename(self, filename: str) -> Attachment | None:
-        row = await self._session.scalar(select(AttachmentRow).where(AttachmentRow.filename == filename))
-        return None if row is None else attachment_of(row)
+    async def seen_by(
+        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+    ) -> AttachmentSeen | None:
+        member = exists().where(
+            MemberRow.conversation_id == MessageRow.conversation_id, MemberRow.user_id == viewer
+        )
+        found = (
+            AttachmentRow.id == attachment_id
+            if attachment_id is not None
+            else AttachmentRow.filename == filename
+        )
+        row = (
+            await self._session.execute(
+                select(AttachmentRow, member)
+                .outerjoin(MessageRow, MessageRow.id == AttachmentRow.message_id)
+                .where(found)
+            )
+        ).first()
+        if row is None:
+            return None
+        return AttachmentSeen(attachment=attachment_of(row[0]), viewer_is_member=bool(row[1]))
 
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         if not message_ids:
