@@ -32,6 +32,7 @@ from domain.errors import Conflict, NotFound, StorageUnavailable
 
 _STAGING = ".staging"
 _SUFFIX = ".part"
+_IOV_MAX = os.sysconf("SC_IOV_MAX")  # buffers one writev takes
 
 
 def _fsync_dir(path: Path) -> None:
@@ -75,20 +76,23 @@ class _LocalStaged:
             raise OSError(errno.EBADF, "the staged file is closed")
         return os.pread(self._fd, length, offset)
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, *chunks: bytes) -> None:
         try:
-            await anyio.to_thread.run_sync(self._write, chunk)
+            await anyio.to_thread.run_sync(self._write, chunks)
         except OSError as exc:
             raise StorageUnavailable("Could not write the file.") from exc
 
-    def _write(self, chunk: bytes) -> None:
+    def _write(self, chunks: tuple[bytes, ...]) -> None:
         if self._fd < 0:
             raise OSError(errno.EBADF, "the staged file is closed")
-        view = memoryview(chunk)
-        while view:
-            written = os.write(self._fd, view)
+        views = [memoryview(chunk) for chunk in chunks if chunk]
+        while views:
+            written = os.writev(self._fd, views[:_IOV_MAX])
             self._size += written
-            view = view[written:]
+            while views and written >= len(views[0]):  # drop what went whole; cut what went in part
+                written -= len(views.pop(0))
+            if written:
+                views[0] = views[0][written:]
 
     async def publish(self, filename: str) -> None:
         if not is_stored_name(filename):
