@@ -125,18 +125,43 @@ async def test_what_ffprobe_cannot_read_gets_no_poster_and_says_why(
     assert said in result.note
 
 
-async def test_a_frame_over_the_pixel_budget_is_not_decoded(tmp_path: Path) -> None:
+async def test_a_frame_over_the_pixel_budget_gets_no_poster_and_its_ffmpeg_is_stopped(tmp_path: Path) -> None:
     huge = '{"streams": [{"width": 100000, "height": 100000}], "format": {"duration": "1"}}'
     processor = FfmpegVideoProcessor(
         MediaPolicy(),
         MediaWorkers(1),
-        ffprobe=script(tmp_path, "ffprobe", f"echo '{huge}'"),
+        ffprobe=script(tmp_path, "ffprobe", f"sleep 0.5; echo '{huge}'"),
         ffmpeg=hanging(tmp_path, "ffmpeg"),
     )
+    started = time.monotonic()
     result = await run(processor)
+    assert time.monotonic() - started < 10  # not the 20 s time limit: stopped on ffprobe's answer
+    assert result.thumbnail is None
     assert result.note is not None
     assert "pixels" in result.note
-    assert not (tmp_path / "ffmpeg.pid").exists()  # never started
+    assert (tmp_path / "ffmpeg.pid").exists()  # it had started beside ffprobe...
+    assert gone(tmp_path / "ffmpeg.pid")  # ...and was stopped
+
+
+@pytest.mark.skipif(photos.FFMPEG is None, reason=photos.NO_FFMPEG)
+@pytest.mark.parametrize(("budget", "poster"), [(10_000, False), (320 * 240, True)])
+async def test_ffmpeg_itself_decodes_no_frame_over_the_pixel_budget(
+    tmp_path: Path, budget: int, poster: bool
+) -> None:
+    """The poster is decoded while ffprobe still runs, so the budget cannot wait for its answer:
+    ffmpeg is given it too (twice it: its buffers are padded). Here ffprobe lies (a small frame),
+    and the real ffmpeg still refuses a frame far over the budget, and decodes one within it."""
+    clip = photos.video(tmp_path / "clip.mp4", seconds=2, width=320, height=240)
+    processor = FfmpegVideoProcessor(
+        MediaPolicy.from_lists(max_image_pixels=budget),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", f"echo '{PROBED}'"),
+    )
+    result = await run(processor, clip)
+    assert (result.thumbnail is not None) is poster
+    if not poster:
+        assert result.note is not None
+        assert result.note.startswith("ffmpeg could not decode a frame")
 
 
 async def test_without_ffmpeg_videos_are_kept_as_they_came(
