@@ -2,8 +2,8 @@
 processes: the size, duration and a poster frame of each video, within a time limit.
 
 ffprobe reads the container's header for the size, rotation and duration while, beside it, ffmpeg
-decodes one frame (one second in, or the first of a shorter video) scaled to the thumbnail size,
-which Pillow turns into the WebP thumbnail and its BlurHash. ffmpeg is told the pixel budget
+decodes one frame (one second in; a third of the way into a shorter video) scaled to the thumbnail
+size, which Pillow turns into the WebP thumbnail and its BlurHash. ffmpeg is told the pixel budget
 (`-max_pixels`, with room for its padding), so its decoder refuses a frame far over it before
 ffprobe has said anything; a video ffprobe finds over the budget gets no poster, and the poster's
 ffmpeg is stopped. Each video holds one media worker slot for both processes, gets `timeout`
@@ -105,21 +105,28 @@ class FfmpegVideoProcessor:
         """`source`: the input options, ending in `-i <path>`. The poster's ffmpeg starts beside
         ffprobe rather than after it: each costs ~0.1 s before it reads a byte (process start,
         shared libraries), and this way a video pays that once. The poster is taken at POSTER_AT
-        (the probe's duration is not known yet), and from the first frame when the video is
-        shorter; it is thrown away, its process stopped, when the probe refuses the video."""
+        (the probe's duration is not known yet); when the probe refuses the video, or finds it
+        no longer than that, the poster's process is stopped, and a short video's poster is taken
+        a third of the way in instead (as before), or from its first frame."""
         poster: list[bytes | _Failed] = []
         async with anyio.create_task_group() as posting:
             posting.start_soon(self._poster_into, poster, source, POSTER_AT)
             refused = await self._probe_facts(source, facts)
+            duration = facts.get("duration_s")
+            short = duration is not None and duration <= POSTER_AT
+            if refused is not None or short:
+                posting.cancel_scope.cancel()  # no poster at all, or none that far in
             if refused is not None:
-                posting.cancel_scope.cancel()
                 return refused
-        frame = poster[0]
+        frame = poster[0] if poster and not short else b""
         try:
             if isinstance(frame, _Failed):
                 raise frame
-            if not frame:  # past the last frame: the first one, then
-                frame = await self._poster(source, 0.0)
+            if not frame:  # shorter than POSTER_AT: a third of the way in, else the first frame
+                at = duration / 3 if short and duration else 0.0
+                frame = await self._poster(source, at)
+                if not frame and at > 0:
+                    frame = await self._poster(source, 0.0)
         except _Failed as exc:
             return ProcessedMedia(**facts, note=f"ffmpeg could not decode a frame: {exc}")
         if not frame:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from adapters.media_workers import MediaWorkers
 from adapters.memory import InMemoryFileStore
@@ -162,6 +163,34 @@ async def test_ffmpeg_itself_decodes_no_frame_over_the_pixel_budget(
     if not poster:
         assert result.note is not None
         assert result.note.startswith("ffmpeg could not decode a frame")
+
+
+@pytest.mark.parametrize(("duration", "seeks"), [("5.0", ["1.000"]), ("0.6", ["1.000", "0.200"])])
+async def test_the_poster_is_taken_one_second_in_or_a_third_into_a_shorter_video(
+    tmp_path: Path, duration: str, seeks: list[str]
+) -> None:
+    """The poster's ffmpeg starts beside ffprobe at 1 s, and is the only one a longer video needs;
+    a shorter one's is stopped once ffprobe tells the duration, and taken a third of the way in."""
+    frame = tmp_path / "frame.png"
+    Image.new("RGB", (64, 48), "teal").save(frame)
+    probed = f'{{"streams": [{{"width": 64, "height": 48}}], "format": {{"duration": "{duration}"}}}}'
+    runs = tmp_path / "ffmpeg-runs"
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", f"sleep 0.5; echo '{probed}'"),
+        # Says where it was asked to seek, then (if not stopped first) answers with the frame.
+        ffmpeg=script(
+            tmp_path,
+            "ffmpeg",
+            f'while [ "$1" != "-ss" ]; do shift; done; echo "$2" >> "{runs}"; sleep 0.5; cat "{frame}"',
+        ),
+    )
+    result = await run(processor)
+    assert result.thumbnail is not None
+    assert result.note is None
+    # The first started beside ffprobe, before the duration was known.
+    assert runs.read_text().split() == seeks
 
 
 async def test_without_ffmpeg_videos_are_kept_as_they_came(
