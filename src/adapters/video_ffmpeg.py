@@ -22,6 +22,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -45,6 +46,8 @@ MEMORY_LIMIT = 1 << 30  # address space of each child process, where prlimit can
 _MAX_OUTPUT = 8 << 20  # bytes read from a child's stdout or stderr before it is stopped
 _COPY_CHUNK = 1 << 20
 _INT_MAX = 2**31 - 1  # ffmpeg's ceiling for -max_pixels
+_NO_INDEX = "the file has no 'moov' box (the index of its frames): nothing can play it"
+_MAX_TOP_BOXES = 1_000  # top-level boxes of an MP4/MOV walked for its `moov` before ffprobe decides
 POSTER_AT = 1.0  # seconds into the video the poster is taken from (the first frame if it is shorter)
 # The demuxer is named, never guessed: a file admitted as an MP4 is read as one, and not as, say, an
 # HLS playlist that would make ffmpeg open other files or URLs. Only plain files may be opened.
@@ -90,6 +93,10 @@ class FfmpegVideoProcessor:
         demuxer = _DEMUXER.get(admission.content_type)
         if demuxer is None:
             return ProcessedMedia(note=f"{admission.content_type} is not a video this processor reads")
+        if demuxer == "mov" and await _without_index(source):
+            return ProcessedMedia(
+                note="the file has no 'moov' box (the index of its frames): nothing can play it"
+            )
         facts: dict[str, Any] = {}  # what ffprobe said, kept if the poster runs out of time
         async with _readable_path(source) as path, self._workers.slot():
             try:
@@ -225,6 +232,30 @@ async def _drain(process: Process, stream: ByteReceiveStream, into: bytearray) -
         if len(into) > _MAX_OUTPUT:
             process.kill()
             return
+
+
+async def _without_index(source: MediaSource) -> bool:
+    """True when an MP4/MOV's top-level boxes read whole, to the file's end, and none is `moov`:
+    ffprobe would only say "moov atom not found", after two processes had started for it. False
+    when one is `moov`, or when the boxes do not read cleanly (ffprobe then says what is wrong)."""
+    offset, size = 0, source.size
+    for _ in range(_MAX_TOP_BOXES):
+        if offset == size:
+            return True
+        header = b"".join([chunk async for chunk in source.read(offset, offset + 16, 16)])
+        if len(header) < 8:
+            return False
+        length, kind = struct.unpack(">I4s", header[:8])
+        if kind == b"moov":
+            return False
+        if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+            (length,) = struct.unpack(">Q", header[8:])
+        elif length == 0:  # the last box: it runs to the end
+            length = size - offset
+        if length < 8 or offset + length > size:
+            return False
+        offset += length
+    return False
 
 
 def _parse_probe(output: bytes) -> tuple[int | None, int | None, float | None]:

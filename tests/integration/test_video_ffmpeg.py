@@ -5,6 +5,7 @@ are shell scripts, so these tests run whether or not ffmpeg is installed."""
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -191,6 +192,56 @@ async def test_the_poster_is_taken_one_second_in_or_a_third_into_a_shorter_video
     assert result.note is None
     # The first started beside ffprobe, before the duration was known.
     assert runs.read_text().split() == seeks
+
+
+FTYP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def box(kind: bytes, body: bytes, size: int | None = None) -> bytes:
+    return struct.pack(">I", len(body) + 8 if size is None else size) + kind + body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        FTYP + box(b"mdat", os.urandom(5000)),  # what bench/payload.py's write_mp4 makes
+        FTYP + box(b"mdat", os.urandom(5000), size=0),  # 0: the box runs to the end
+        FTYP + box(b"free", bytes(10)) + b"\x00\x00\x00\x01mdat" + struct.pack(">Q", 5016) + bytes(5000),
+    ],
+    ids=["mdat", "mdat-to-the-end", "mdat-64-bit-size"],
+)
+async def test_an_mp4_without_its_index_starts_no_process(tmp_path: Path, data: bytes) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=hanging(tmp_path, "ffprobe"),
+        ffmpeg=hanging(tmp_path, "ffmpeg"),
+    )
+    result = await run(processor, data)
+    assert result.thumbnail is None
+    assert result.note is not None
+    assert "'moov'" in result.note
+    assert not (tmp_path / "ffprobe.pid").exists()
+    assert not (tmp_path / "ffmpeg.pid").exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        FTYP + box(b"mdat", bytes(5000), size=9000),  # cut short: ffprobe says what is wrong
+        FTYP + box(b"junk", bytes(10), size=4),  # a box too small to be one
+    ],
+    ids=["cut-short", "bad-box"],
+)
+async def test_an_mp4_whose_boxes_do_not_read_cleanly_goes_to_ffprobe(tmp_path: Path, data: bytes) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", 'echo "moov atom not found" >&2; exit 1'),
+        ffmpeg=script(tmp_path, "ffmpeg", "exit 1"),
+    )
+    result = await run(processor, data)
+    assert result.note == "ffprobe could not read the video: moov atom not found"
 
 
 async def test_without_ffmpeg_videos_are_kept_as_they_came(
