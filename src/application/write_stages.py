@@ -57,7 +57,11 @@ async def write_stages(
             async def send(batch: Batch) -> None:
                 await to_write.send(batch)
                 if hashing.full():
-                    await anyio.to_thread.run_sync(hashing.wait_for_room, limiter=waiting_room)
+                    # Abandoned when cancelled: the run that would make room may never start (it
+                    # waits for a worker thread when a stage fails); stop() lets the thread go.
+                    await anyio.to_thread.run_sync(
+                        hashing.wait_for_room, limiter=waiting_room, abandon_on_cancel=True
+                    )
                 if hashing.add(batch):
                     stages.start_soon(anyio.to_thread.run_sync, hashing.run)
 
@@ -71,6 +75,7 @@ async def write_stages(
     except BaseExceptionGroup as failed:  # the task group wraps what a stage or the block raised
         raise failed.exceptions[0] from None
     finally:
+        hashing.stop()  # a no-op after a whole file; else it frees a wait for room left behind
         to_write.close()
         writing.close()
 

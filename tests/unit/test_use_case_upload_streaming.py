@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from adapters.memory import InMemoryFileStore
 from application.ports import StagedFile
 from application.upload_media import FilePart, UploadMedia
 from application.write_stages import BATCH, DEPTH, write_stages
+from domain.content_checks import NoBodyCheck
 from domain.conversation import Message
 from domain.errors import StorageUnavailable, UnsupportedMediaType, UploadAborted
 from tests.samples import sample
@@ -214,3 +216,41 @@ async def test_a_cancelled_upload_stops_at_once_and_keeps_nothing() -> None:
 
     assert_nothing_kept(world, message)
     assert world.files.staged_open == 0
+
+
+def test_a_failing_write_frees_a_sender_waiting_for_the_hash_stage_that_never_began() -> None:
+    """Under load the hash stage may still wait for a worker thread when the write stage fails:
+    the sender, waiting for room in the hash stage (in a thread), must be let go all the same.
+    Run in a thread of its own, so that a hang fails the test instead of stalling the suite."""
+    outcome: list[BaseException | None] = []
+
+    async def scenario() -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        held = threading.Event()
+        store = SlowFullStore(delay=0.05, capacity=5 * BATCH // 2)
+        try:
+            async with anyio.create_task_group() as hog:
+                hog.start_soon(anyio.to_thread.run_sync, held.wait)  # takes the only token
+                await anyio.sleep(0.1)
+                try:
+                    async with (
+                        store.stage() as staged,
+                        write_stages(staged, hashlib.sha256(), NoBodyCheck()) as send,
+                    ):
+                        for _ in range(6):
+                            await send([bytes(BATCH)])
+                except StorageUnavailable as exc:
+                    outcome.append(exc)
+                else:
+                    outcome.append(None)
+                held.set()
+        finally:
+            held.set()
+
+    runner = threading.Thread(target=anyio.run, args=(scenario,), daemon=True)
+    runner.start()
+    runner.join(TIME_LIMIT)
+    assert not runner.is_alive(), "the sender was never let go"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], StorageUnavailable)
