@@ -5,8 +5,9 @@ The event loop only gathers the chunks as they came (the server's own bytes obje
 or copied) into batches of about `BATCH` bytes, and hands each batch to two stages:
 - the hash stage feeds every chunk, in order, to sha256 and to the body check. It is the slowest
   stage (sha256 runs at ~1.1 GB/s), so it runs in one worker thread for as long as batches are
-  waiting: one hop to a thread per run of batches, not one per batch (a hop costs ~0.15 ms, and
-  the loop's wake-ups would otherwise leave the hashing thread idle a third of the time);
+  waiting, going from one to the next without a round trip through the event loop (a hop to a
+  thread and back costs ~0.15 ms here; with one per batch, the hashing waited on the loop's
+  wake-ups a third of the time);
 - the write stage writes each batch through the staged file (one writev on local disk).
 Since the stages run side by side, a batch may be written before its check ends: the staged file is
 private, and a refused upload's staged file is discarded like that of any other failure. The hash
@@ -29,7 +30,7 @@ from application.ports import StagedFile
 from domain.content_checks import BodyCheck
 
 BATCH = 1 << 20  # bytes gathered before a batch is handed to the stages
-DEPTH = 2  # batches a stage may have waiting, the one it is working on included
+DEPTH = 2  # batches the hash stage may hold, the one it is working on included
 
 Batch = list[bytes]
 
