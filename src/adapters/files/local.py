@@ -1,8 +1,10 @@
 """The FileStore on local disk: staged in `root/.staging/`, published by link (never overwriting).
 
 A staged file holds an exclusive flock while it is written; a file in `.staging/` whose lock can be
-taken lost its writer (a crash), and `recover()` removes it. Published files are direct children of
-`root` named `<uuid>.<ext>`, opened without following links.
+taken lost its writer (a crash), and `recover()` removes it. Each write is one writev, after which
+the disk is asked to start on those bytes (Linux's sync_file_range), so that the fsync at publish
+finds little left to do. Published files are direct children of `root` named `<uuid>.<ext>`, opened
+without following links.
 
 `local_path` is the file's real path, not `/proc/self/fd/<fd>`: granian opens a pathsend path in a
 task of its own after `send` has returned, so once the fd is closed its number may already name
