@@ -1,6 +1,7 @@
 """Runs every measurement against a fresh service process, prints the table, writes the JSON.
 
 `python -m bench` runs everything (the WebSocket fan-out last, against services of its own);
+`python -m bench upload` runs the uploads alone, with dd beside them (JSON in bench/results/upload.json);
 `python -m bench ws` runs the WebSocket fan-out alone (JSON in bench/results/ws.json)."""
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 from bench import disk, download, upload, ws_fanout
 from bench.load import Rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_front, start_static
-from bench.payload import MiB, write_mp4
+from bench.payload import MiB, write_mp4, write_video, write_zip
 from bench.report import RESULTS, WS_RESULTS, print_table, write_json
 from bench.service import Api, Service, start_service
-from bench.summary import build_rows, ws_rows
+from bench.summary import build_rows, upload_rows, ws_rows
 
 RUNS = 5
 DOWNLOAD_RUNS = 21  # a 50 MiB download is ~20-60 ms here: many, taking turns, for a median that holds
@@ -29,6 +30,7 @@ RANGED_SECONDS = 3
 RANGED_ROUNDS = 3  # each peer's ranged rate is the median of this many rounds, peers taking turns
 ACCEL_PREFIX = "/_stored/"
 LISTING_CONNECTIONS = 32
+UPLOAD_RESULTS = RESULTS.parent / "upload.json"  # `python -m bench upload` alone
 TOTAL_BUDGET = 900.0  # seconds: the whole run gives up past this
 WS_BUDGET = 700.0  # seconds, for the WebSocket fan-out (each of its scenarios is bounded besides)
 
@@ -40,7 +42,7 @@ def _step(name: str, started: float) -> None:
     print(f"[{elapsed:6.1f} s] {name}", flush=True)
 
 
-def run(workdir: Path, service_log: Path) -> dict[str, object]:
+def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict[str, object]:
     started = time.monotonic()
     machine: dict[str, object] = {
         "cores": os.cpu_count(),
@@ -54,8 +56,17 @@ def run(workdir: Path, service_log: Path) -> dict[str, object]:
     }
     files = workdir / "files"
     files.mkdir()
-    big = write_mp4(files / "bench-50mb.mp4", 50 * MiB)
-    small = write_mp4(files / "bench-10mb.mp4", 10 * MiB)
+    # The documents are #2's path (no processing); the videos are real ones, so their uploads
+    # include what processing costs (ffprobe, a poster frame, the thumbnail published beside).
+    video = write_video if shutil.which("ffmpeg") and shutil.which("ffprobe") else write_mp4
+    uploads = {
+        "upload_50mib_zip": write_zip(files / "bench-50mb.zip", 50 * MiB),
+        "upload_50mib_mp4": video(files / "bench-50mb.mp4", 50 * MiB),
+        "upload_10mib_zip": write_zip(files / "bench-10mb.zip", 10 * MiB),
+        "upload_10mib_mp4": video(files / "bench-10mb.mp4", 10 * MiB),
+    }
+    big = uploads["upload_50mib_mp4"]
+    results["video_processing"] = video is write_video  # else no ffmpeg: videos are kept as they came
     service: Service | None = None
     nginx: Nginx | None = None
     behind: Service | None = None
@@ -80,19 +91,23 @@ def run(workdir: Path, service_log: Path) -> dict[str, object]:
                 f"GET {listing_path}: {listing_answer.status_code} {listing_answer.text[:300]}"
             )
 
-        _step("warm-up upload (10 MiB, not counted)", started)
-        _, warm_id, _ = upload.upload_once(service, token, message, small)
-        api.delete_media(warm_id)
-        _step(f"uploading 10 MiB x{RUNS}", started)
-        up10, _ = upload.measure_uploads(service, api, token, message, small, RUNS)
-        _step(f"uploading 50 MiB x{RUNS}", started)
-        up50, kept = upload.measure_uploads(service, api, token, message, big, RUNS)
-        results["upload_10mib"] = upload.summary(up10)
-        results["upload_50mib"] = upload.summary(up50)
+        _step("warm-up uploads (10 MiB .zip and .mp4, not counted)", started)
+        for key in ("upload_10mib_zip", "upload_10mib_mp4"):
+            _, warm = upload.upload_once(service, token, message, uploads[key])
+            api.delete_media(str(warm["id"]))
+        _step(f"uploading 50 and 10 MiB, .zip and .mp4, in turns x{RUNS}", started)
+        measured, kept_names = upload.measure_uploads(service, api, token, message, uploads, RUNS)
+        for key, runs in measured.items():
+            results[key] = upload.summary(runs)
+        kept = kept_names["upload_50mib_mp4"]
         _step("the upload client alone, against a discard sink", started)
-        results["upload_client_ceiling"] = disk.summary(upload.client_ceiling(big, 3))
+        results["upload_client_ceiling"] = disk.summary(upload.client_ceiling(uploads["upload_50mib_zip"], 3))
         _step("dd write of 50 MiB with fsync x3", started)
         results["dd_write_50mib"] = disk.summary(disk.dd_write(workdir, 50, 3))
+        if uploads_only:
+            _step("done", started)
+            machine["loadavg_at_end"] = os.getloadavg()
+            return results
 
         file_path = f"/api/v1/media/files/{kept}"
         peers = {"service_download": download.Peer(service.port, file_path, auth)}
@@ -200,11 +215,31 @@ def main_ws() -> int:
     return 1 if _ws_failed(ws) else 0
 
 
+def main_upload() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-upload-"))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    service_log = RESULTS.parent / "server-upload.log"
+    service_log.unlink(missing_ok=True)
+    try:
+        results = run(workdir, service_log, uploads_only=True)
+    except Exception as exc:
+        print(f"bench upload failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows, notes = upload_rows(results)
+    print_table(rows, notes)
+    print(f"\nJSON: {write_json(results, UPLOAD_RESULTS)}; the service's log: {service_log}")
+    return 0
+
+
 def main() -> int:
     if sys.argv[1:] == ["ws"]:
         return main_ws()
+    if sys.argv[1:] == ["upload"]:
+        return main_upload()
     if sys.argv[1:]:
-        print("usage: python -m bench [ws]", file=sys.stderr)
+        print("usage: python -m bench [upload | ws]", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

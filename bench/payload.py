@@ -1,11 +1,16 @@
-"""Benchmark files the service's type policy admits: an MP4 (an `ftyp` box, then one `mdat` box)."""
+"""Benchmark files the service's type policy admits: an MP4 of random bytes (an `ftyp` box, then
+one `mdat` box: no video in it), a real MP4 that ffmpeg makes and pads to the size asked, and a ZIP
+(one stored entry of random bytes)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+import shutil
 import struct
+import subprocess
+import zlib
 from pathlib import Path
 
 MiB = 1 << 20
@@ -29,6 +34,68 @@ def write_mp4(path: Path, size: int) -> Path:
     return path
 
 
+def write_video(path: Path, size: int) -> Path:
+    """A real MP4 of exactly `size` bytes, as the service's video processing reads it: 2 s of
+    ffmpeg's 1280x720 test pattern (MPEG-4 part 2, ffmpeg's own encoder, its index first), then a
+    `free` box of random bytes up to the size. Needs ffmpeg on PATH."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("ffmpeg is not on PATH")
+    clip = path.with_name(f"{path.stem}.clip.mp4")
+    subprocess.run(
+        [
+            ffmpeg, "-nostdin", "-v", "error", "-y",
+            "-f", "lavfi", "-i", "testsrc2=duration=2:size=1280x720:rate=25",
+            "-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+            str(clip),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    video = clip.read_bytes()
+    clip.unlink()
+    padding = size - len(video)
+    if padding < 8:
+        raise ValueError(f"the video alone is {len(video)} bytes, more than {size}")
+    with path.open("wb") as out:
+        out.write(video)
+        out.write(struct.pack(">I", padding) + b"free")
+        left = padding - 8
+        while left > 0:
+            block = _BLOCK[: min(left, MiB)]
+            out.write(block)
+            left -= len(block)
+    return path
+
+
+def write_zip(path: Path, size: int) -> Path:
+    """A valid ZIP of exactly `size` bytes: one stored (uncompressed) entry of random bytes, then its
+    central directory and end record, written in 1 MiB blocks (never held whole)."""
+    name = b"bench.bin"
+    local = 30 + len(name)
+    central = 46 + len(name)
+    data_size = size - local - central - 22
+    if data_size < 0:
+        raise ValueError(f"a ZIP needs at least {local + central + 22} bytes")
+    crc = 0
+    left = data_size
+    while left > 0:
+        crc = zlib.crc32(_BLOCK[: min(left, MiB)], crc)
+        left -= min(left, MiB)
+    fixed = struct.pack("<HHHHHIII", 20, 0, 0, 0, 0, crc, data_size, data_size)
+    with path.open("wb") as out:
+        out.write(b"PK\x03\x04" + fixed + struct.pack("<HH", len(name), 0) + name)
+        left = data_size
+        while left > 0:
+            block = _BLOCK[: min(left, MiB)]
+            out.write(block)
+            left -= len(block)
+        out.write(b"PK\x01\x02" + struct.pack("<H", 20) + fixed)
+        out.write(struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, 0, 0) + name)
+        out.write(b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, central, local + data_size, 0))
+    return path
+
+
 @functools.cache
 def sha256_of(path: Path) -> str:
     """The file's sha256, read in 1 MiB blocks (the benchmark files never change once written)."""
@@ -39,7 +106,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def multipart_frame(boundary: str, fields: dict[str, str], filename: str) -> tuple[bytes, bytes]:
+def multipart_frame(
+    boundary: str, fields: dict[str, str], filename: str, content_type: str = "video/mp4"
+) -> tuple[bytes, bytes]:
     """The bytes before and after one file's body in a multipart/form-data request: the fields
     first (so `message_id` is checked before the file streams), then the `file` part's header."""
     head = bytearray()
@@ -47,6 +116,6 @@ def multipart_frame(boundary: str, fields: dict[str, str], filename: str) -> tup
         head += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
     head += (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: video/mp4\r\n\r\n"
+        f"Content-Type: {content_type}\r\n\r\n"
     ).encode()
     return bytes(head), f"\r\n--{boundary}--\r\n".encode()

@@ -1,4 +1,6 @@
-"""Upload throughput (raw socket, the file sent with sendfile) and the server's memory meanwhile."""
+"""Upload throughput (raw socket, the file sent with sendfile) and the server's memory meanwhile,
+for several files measured in turns (one of each per round), so a burst of load on the shared
+machine falls on all of them alike."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from bench.service import Api, Service
 
 BOUNDARY = "bench-7c1f0a9e3b5d4e2a"
 MB = 1_000_000  # throughputs are in MB/s, 10^6 bytes a second, as dd prints them
+CONTENT_TYPES = {".mp4": "video/mp4", ".zip": "application/zip"}
 
 
 @dataclass
@@ -26,10 +29,12 @@ class UploadRun:
     parent_growth_kib: int  # the same for granian's main process
     workers: int
     hwm_exact: bool
+    poster: bool  # the answer names a thumbnail: the file went through video processing
 
 
 def _send(port: int, token: str, message_id: str, path: Path) -> Answer:
-    prefix, suffix = multipart_frame(BOUNDARY, {"message_id": message_id}, path.name)
+    content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+    prefix, suffix = multipart_frame(BOUNDARY, {"message_id": message_id}, path.name, content_type)
     length = len(prefix) + path.stat().st_size + len(suffix)
     head = request_head(
         "POST",
@@ -44,9 +49,11 @@ def _send(port: int, token: str, message_id: str, path: Path) -> Answer:
     return exchange(port, head, body=(prefix, path, suffix))
 
 
-def upload_once(service: Service, token: str, message_id: str, path: Path) -> tuple[Answer, str, str]:
+def upload_once(
+    service: Service, token: str, message_id: str, path: Path
+) -> tuple[Answer, dict[str, object]]:
     """One upload, checked: the answer names one attachment of the file's size and sha256, and a
-    file of that size is stored under its name. Returns the answer, the attachment's id and name."""
+    file of that size is stored under its name. Returns the answer and the attachment."""
     answer = _send(service.port, token, message_id, path)
     if answer.status != 201:
         raise RuntimeError(f"upload of {path.name}: {answer.status} {answer.body[:500]!r}")
@@ -63,36 +70,39 @@ def upload_once(service: Service, token: str, message_id: str, path: Path) -> tu
     stored = service.upload_dir / str(attachment["filename"])
     if not stored.is_file() or stored.stat().st_size != size:
         raise RuntimeError(f"upload of {path.name}: {stored} is missing or not {size} bytes")
-    return answer, str(attachment["id"]), str(attachment["filename"])
+    return answer, attachment
 
 
 def measure_uploads(
-    service: Service, api: Api, token: str, message_id: str, path: Path, runs: int
-) -> tuple[list[UploadRun], str]:
-    """`runs` timed uploads, each watched for memory; all but the last are deleted afterwards
-    (to keep the disk small). Returns the runs and the stored name of the kept one."""
-    results: list[UploadRun] = []
-    kept = ""
-    size = path.stat().st_size
+    service: Service, api: Api, token: str, message_id: str, files: dict[str, Path], runs: int
+) -> tuple[dict[str, list[UploadRun]], dict[str, str]]:
+    """`runs` rounds of one timed upload of each file (in turns, the order reversed every other
+    round), each watched for memory; every upload but each file's last is deleted afterwards (to
+    keep the disk small). Returns the runs and the stored name of the kept one, by key."""
+    results: dict[str, list[UploadRun]] = {key: [] for key in files}
+    kept: dict[str, str] = {}
     for i in range(runs):
-        with RssPeak(service.process.pid) as memory:
-            answer, media_id, filename = upload_once(service, token, message_id, path)
-        results.append(
-            UploadRun(
-                mb_s=size / answer.seconds / MB,
-                seconds=answer.seconds,
-                client_cpu_share=answer.client_cpu / answer.seconds,
-                worker_before_kib=memory.worker_before,
-                worker_growth_kib=memory.worker_growth,
-                parent_growth_kib=memory.parent_growth,
-                workers=len(memory.workers),
-                hwm_exact=memory.hwm_exact,
+        for key in list(files) if i % 2 == 0 else list(reversed(files)):
+            path = files[key]
+            with RssPeak(service.process.pid) as memory:
+                answer, attachment = upload_once(service, token, message_id, path)
+            results[key].append(
+                UploadRun(
+                    mb_s=path.stat().st_size / answer.seconds / MB,
+                    seconds=answer.seconds,
+                    client_cpu_share=answer.client_cpu / answer.seconds,
+                    worker_before_kib=memory.worker_before,
+                    worker_growth_kib=memory.worker_growth,
+                    parent_growth_kib=memory.parent_growth,
+                    workers=len(memory.workers),
+                    hwm_exact=memory.hwm_exact,
+                    poster="thumbnail_url" in attachment,
+                )
             )
-        )
-        if i < runs - 1:
-            api.delete_media(media_id)
-        else:
-            kept = filename
+            if i < runs - 1:
+                api.delete_media(str(attachment["id"]))
+            else:
+                kept[key] = str(attachment["filename"])
     return results, kept
 
 
@@ -123,4 +133,5 @@ def summary(runs: list[UploadRun]) -> dict[str, object]:
         "parent_rss_growth_mib_max": max(r.parent_growth_kib for r in runs) / 1024,
         "workers": runs[0].workers,
         "peak_from_vmhwm": all(r.hwm_exact for r in runs),
+        "posters": sum(r.poster for r in runs),
     }

@@ -247,8 +247,9 @@ class _MemoryStaged:
         for offset in range(start, min(end, len(self._buffer)), chunk_size):
             yield bytes(self._buffer[offset : min(offset + chunk_size, end)])
 
-    async def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
+    async def write(self, *chunks: bytes) -> None:
+        for chunk in chunks:
+            self._buffer += chunk
 
     async def publish(self, filename: str) -> None:
         if filename in self._store.files:

@@ -1,13 +1,16 @@
 """The video `MediaProcessor` on ffprobe and ffmpeg (Debian's `ffmpeg` package), run as child
 processes: the size, duration and a poster frame of each video, within a time limit.
 
-ffprobe reads the container's header for the size, rotation and duration; when the frame is within
-the pixel budget, ffmpeg decodes one frame (a third of the way in, at most one second) scaled to the
-thumbnail size, which Pillow turns into the WebP thumbnail and its BlurHash. Each run holds a
-media worker slot, gets `timeout` seconds all in all and is killed past them, and where `prlimit`
-exists runs under an address-space limit. A video ffprobe cannot read, or that ffmpeg does not
-decode in time, is kept as it came, without poster, and `note` says why. Where ffmpeg is not
-installed, videos are kept the same way: see the README for how to add it.
+ffprobe reads the container's header for the size, rotation and duration while, beside it, ffmpeg
+decodes one frame (one second in; a third of the way into a shorter video) scaled to the thumbnail
+size, which Pillow turns into the WebP thumbnail and its BlurHash. ffmpeg is told the pixel budget
+(`-max_pixels`, with room for its padding), so its decoder refuses a frame far over it before
+ffprobe has said anything; a video ffprobe finds over the budget gets no poster, and the poster's
+ffmpeg is stopped. Each video holds one media worker slot for both processes, gets `timeout`
+seconds all in all (they are killed past them), and where `prlimit` exists each process runs under
+an address-space limit. A video ffprobe cannot read, or that ffmpeg does not decode in time, is
+kept as it came, without poster, and `note` says why. Where ffmpeg is not installed, videos are
+kept the same way: see the README for how to add it.
 
 The video's own bytes are stored as they came: their metadata (a phone's location among it) is not
 removed yet.
@@ -19,6 +22,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -41,6 +45,10 @@ DEFAULT_TIMEOUT = 20.0  # seconds for probing and the poster together
 MEMORY_LIMIT = 1 << 30  # address space of each child process, where prlimit can set it
 _MAX_OUTPUT = 8 << 20  # bytes read from a child's stdout or stderr before it is stopped
 _COPY_CHUNK = 1 << 20
+_INT_MAX = 2**31 - 1  # ffmpeg's ceiling for -max_pixels
+_NO_INDEX = "the file has no 'moov' box (the index of its frames): nothing can play it"
+_MAX_TOP_BOXES = 1_000  # top-level boxes of an MP4/MOV walked for its `moov` before ffprobe decides
+POSTER_AT = 1.0  # seconds into the video the poster is taken from (the first frame if it is shorter)
 # The demuxer is named, never guessed: a file admitted as an MP4 is read as one, and not as, say, an
 # HLS playlist that would make ffmpeg open other files or URLs. Only plain files may be opened.
 _DEMUXER = {
@@ -85,6 +93,10 @@ class FfmpegVideoProcessor:
         demuxer = _DEMUXER.get(admission.content_type)
         if demuxer is None:
             return ProcessedMedia(note=f"{admission.content_type} is not a video this processor reads")
+        if demuxer == "mov" and await _without_index(source):
+            return ProcessedMedia(
+                note="the file has no 'moov' box (the index of its frames): nothing can play it"
+            )
         facts: dict[str, Any] = {}  # what ffprobe said, kept if the poster runs out of time
         async with _readable_path(source) as path, self._workers.slot():
             try:
@@ -97,7 +109,44 @@ class FfmpegVideoProcessor:
                 )
 
     async def _process(self, source: list[str], facts: dict[str, Any]) -> ProcessedMedia:
-        """`source`: the input options, ending in `-i <path>`."""
+        """`source`: the input options, ending in `-i <path>`. The poster's ffmpeg starts beside
+        ffprobe rather than after it: each costs ~0.1 s before it reads a byte (process start,
+        shared libraries), and this way a video pays that once. The poster is taken at POSTER_AT
+        (the probe's duration is not known yet); when the probe refuses the video, or finds it
+        no longer than that, the poster's process is stopped, and a short video's poster is taken
+        a third of the way in instead (as before), or from its first frame."""
+        poster: list[bytes | _Failed] = []
+        async with anyio.create_task_group() as posting:
+            posting.start_soon(self._poster_into, poster, source, POSTER_AT)
+            refused = await self._probe_facts(source, facts)
+            duration = facts.get("duration_s")
+            short = duration is not None and duration <= POSTER_AT
+            if refused is not None or short:
+                posting.cancel_scope.cancel()  # no poster at all, or none that far in
+            if refused is not None:
+                return refused
+        frame = poster[0] if poster and not short else b""
+        try:
+            if isinstance(frame, _Failed):
+                raise frame
+            if not frame:  # shorter than POSTER_AT: a third of the way in, else the first frame
+                at = duration / 3 if short and duration else 0.0
+                frame = await self._poster(source, at)
+                if not frame and at > 0:
+                    frame = await self._poster(source, 0.0)
+        except _Failed as exc:
+            return ProcessedMedia(**facts, note=f"ffmpeg could not decode a frame: {exc}")
+        if not frame:
+            return ProcessedMedia(**facts, note="ffmpeg found no frame to make a poster of")
+        try:
+            thumbnail = await anyio.to_thread.run_sync(_thumbnail_of_png, frame)
+        except (OSError, ValueError) as exc:
+            return ProcessedMedia(**facts, note=f"the poster frame does not decode: {exc}")
+        return ProcessedMedia(**facts, thumbnail=thumbnail.webp, blurhash=thumbnail.blurhash)
+
+    async def _probe_facts(self, source: list[str], facts: dict[str, Any]) -> ProcessedMedia | None:
+        """Fills `facts` from ffprobe; returns what to keep instead of a poster when there must be
+        none (unreadable, no video stream, frames over the pixel budget), else None."""
         try:
             width, height, duration = _parse_probe(await self._probe(source))
         except _Failed as exc:
@@ -109,20 +158,13 @@ class FfmpegVideoProcessor:
             self._policy.check_image_budget(width=width, height=height)
         except ImageTooLarge as exc:
             return ProcessedMedia(**facts, note=f"no poster: {exc}")
-        at = 0.0 if duration is None else min(1.0, duration / 3)
+        return None
+
+    async def _poster_into(self, into: list[bytes | _Failed], source: list[str], at: float) -> None:
         try:
-            frame = await self._poster(source, at)
-            if not frame and at > 0:  # past the last frame after all: the first one, then
-                frame = await self._poster(source, 0.0)
+            into.append(await self._poster(source, at))
         except _Failed as exc:
-            return ProcessedMedia(**facts, note=f"ffmpeg could not decode a frame: {exc}")
-        if not frame:
-            return ProcessedMedia(**facts, note="ffmpeg found no frame to make a poster of")
-        try:
-            thumbnail = await anyio.to_thread.run_sync(_thumbnail_of_png, frame)
-        except (OSError, ValueError) as exc:
-            return ProcessedMedia(**facts, note=f"the poster frame does not decode: {exc}")
-        return ProcessedMedia(**facts, thumbnail=thumbnail.webp, blurhash=thumbnail.blurhash)
+            into.append(exc)
 
     async def _probe(self, source: list[str]) -> bytes:
         assert self._ffprobe is not None
@@ -146,6 +188,10 @@ class FfmpegVideoProcessor:
                 self._ffmpeg,
                 "-nostdin", "-hide_banner", "-v", "error",
                 "-threads", "1", "-filter_threads", "1",
+                # The decoder itself refuses frames far over the budget: it starts before ffprobe
+                # has told their size. It counts its padded buffers (edges, alignment): twice the
+                # budget lets every frame within it through.
+                "-max_pixels", str(min(2 * self._policy.max_image_pixels, _INT_MAX)),
                 "-ss", f"{at:.3f}",
                 *source,
                 "-map", "0:v:0", "-an", "-sn", "-dn",
@@ -186,6 +232,30 @@ async def _drain(process: Process, stream: ByteReceiveStream, into: bytearray) -
         if len(into) > _MAX_OUTPUT:
             process.kill()
             return
+
+
+async def _without_index(source: MediaSource) -> bool:
+    """True when an MP4/MOV's top-level boxes read whole, to the file's end, and none is `moov`:
+    ffprobe would only say "moov atom not found", after two processes had started for it. False
+    when one is `moov`, or when the boxes do not read cleanly (ffprobe then says what is wrong)."""
+    offset, size = 0, source.size
+    for _ in range(_MAX_TOP_BOXES):
+        if offset == size:
+            return True
+        header = b"".join([chunk async for chunk in source.read(offset, offset + 16, 16)])
+        if len(header) < 8:
+            return False
+        length, kind = struct.unpack(">I4s", header[:8])
+        if kind == b"moov":
+            return False
+        if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+            (length,) = struct.unpack(">Q", header[8:])
+        elif length == 0:  # the last box: it runs to the end
+            length = size - offset
+        if length < 8 or offset + length > size:
+            return False
+        offset += length
+    return False
 
 
 def _parse_probe(output: bytes) -> tuple[int | None, int | None, float | None]:

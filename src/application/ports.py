@@ -171,7 +171,9 @@ class StagedFile(MediaSource, Protocol):
     """A file being written where the store can publish it atomically; invisible until then. What
     was written can be read back (`MediaSource`) until it is published or discarded."""
 
-    async def write(self, chunk: bytes) -> None: ...
+    async def write(self, *chunks: bytes) -> None:
+        """Appends the chunks, in order (several at once: one hop, one system call, no joining)."""
+        ...
 
     async def publish(self, filename: str) -> None:
         """Makes the bytes durable and visible under `filename` in one step (fsync, rename)."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-import anyio.abc
+import anyio
 import anyio.to_thread
 
 from application.access import message_in_conversation
@@ -25,13 +25,12 @@ from application.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from application.write_stages import BATCH, Batch, write_stages
 from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.content_checks import BodyCheck, body_check_for
 from domain.conversation import Conversation, Message
 from domain.errors import FileTooLarge, InvalidInput, MalformedUpload, QuotaExceeded
 from domain.policy import MAX_FILES_PER_MESSAGE, SNIFF_WINDOW, Admission, MediaPolicy, display_name
-
-_WRITE_BATCH = 1 << 20  # bytes gathered before one hop to a worker thread (hash, checks, write)
 
 log = logging.getLogger(__name__)
 
@@ -143,54 +142,37 @@ class UploadMediaHandler:
     async def _receive(self, part: FilePart, staged: StagedFile, quota_left: int | None) -> _Received:
         self._policy.extension_of(part.original_name)  # an .exe is refused before its first byte
         limit = self._policy.max_upload_size
-        digest = hashlib.sha256()
-        admission: Admission | None = None
-        check: BodyCheck | None = None
-        pending = bytearray()
         size = 0
-        # One batch is hashed, checked and written while the next one arrives: the hash and the
-        # write run in threads (both release the GIL), so receiving overlaps them; at most one
-        # batch is in flight, so memory stays at two batches whatever the file's size.
-        flushed = anyio.Event()
-        flushed.set()
 
-        async def flush(batch: bytes, done: anyio.Event) -> None:
-            assert check is not None
-            try:
-                await anyio.to_thread.run_sync(_hash_and_check, digest, check, batch)
-                await staged.write(batch)
-            finally:
-                done.set()
+        def counted(chunk: bytes) -> bytes:
+            nonlocal size
+            size += len(chunk)
+            if size > limit:
+                raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
+            if quota_left is not None and size > quota_left:
+                raise QuotaExceeded(_quota_sentence(self._policy.storage_quota))
+            return chunk
 
-        async def hand_over(flushing: anyio.abc.TaskGroup) -> None:
-            nonlocal flushed
-            await flushed.wait()  # in order, one at a time
-            flushed = anyio.Event()
-            flushing.start_soon(flush, bytes(pending), flushed)
-            pending.clear()
-
-        try:
-            async with anyio.create_task_group() as flushing:
-                async for chunk in part.chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
-                    if quota_left is not None and size > quota_left:
-                        raise QuotaExceeded(_quota_sentence(self._policy.storage_quota))
-                    pending += chunk
-                    if admission is None and len(pending) >= SNIFF_WINDOW:
-                        admission, check = self._admit(part.original_name, bytes(pending[:SNIFF_WINDOW]))
-                    if check is not None and len(pending) >= _WRITE_BATCH:
-                        await hand_over(flushing)
-                if size == 0:
-                    raise InvalidInput(f"'{part.original_name}' is empty.")
-                if admission is None:
-                    admission, check = self._admit(part.original_name, bytes(pending))
-                await hand_over(flushing)
-        except BaseExceptionGroup as failed:  # the task group wraps what the receiving or a flush raised
-            raise failed.exceptions[0] from None
-        assert admission is not None
-        assert check is not None
+        chunks = aiter(part.chunks)
+        batch: Batch = []
+        async for chunk in chunks:  # the first bytes decide what the file is, before any is written
+            batch.append(counted(chunk))
+            if size >= SNIFF_WINDOW:
+                break
+        if size == 0:
+            raise InvalidInput(f"'{part.original_name}' is empty.")
+        admission, check = self._admit(part.original_name, _head(batch))
+        digest = hashlib.sha256()
+        async with write_stages(staged, digest, check) as send:
+            batched = size
+            async for chunk in chunks:
+                batch.append(counted(chunk))
+                batched += len(chunk)
+                if batched >= BATCH:
+                    await send(batch)
+                    batch, batched = [], 0
+            if batch:
+                await send(batch)
         check.finish()
         return _Received(
             staged=staged,
@@ -307,9 +289,14 @@ async def _write_all(staged: StagedFile, data: bytes) -> tuple[int, str]:
     return len(data), digest.hexdigest()
 
 
-def _hash_and_check(digest: hashlib._Hash, check: BodyCheck, batch: bytes) -> None:
-    digest.update(batch)
-    check.feed(batch)
+def _head(chunks: Batch) -> bytes:
+    """The first SNIFF_WINDOW bytes of the chunks (all of them when they are fewer)."""
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk[: SNIFF_WINDOW - len(head)]
+        if len(head) == SNIFF_WINDOW:
+            break
+    return bytes(head)
 
 
 def _message_id(value: str) -> uuid.UUID:

@@ -116,6 +116,24 @@ async def test_a_staged_file_reads_back_what_was_written_until_it_is_published(h
         assert await read_all(file) == BODY
 
 
+async def test_many_chunks_written_at_once_arrive_in_order(harness: Harness) -> None:
+    """One write of many chunks (how the upload hands over a batch): empty ones among them, more of
+    them than one writev takes, and a part size's worth for S3, in order."""
+    pieces = [BODY[i : i + 7] for i in range(0, len(BODY), 7)]  # 1 464 chunks
+    chunks = [b"", *pieces[:700], b"", *pieces[700:], b""]
+    big = bytes(range(256)) * (6 * 1024 * 4)  # 6 MiB: a part goes up to S3 on the way
+    name = new_name()
+    async with harness.store.stage() as staged:
+        await staged.write(*chunks)
+        await staged.write()
+        await staged.write(big[: 3 << 20], big[3 << 20 :])
+        assert staged.size == len(BODY) + len(big)
+        await staged.publish(name)
+    async with harness.store.open(name) as file:
+        assert await read_all(file, chunk=1 << 20) == BODY + big
+    assert harness.leftovers() == 0
+
+
 async def test_a_thumbnail_is_published_and_deleted_beside_its_file(harness: Harness) -> None:
     attachment_id = uuid.uuid4()
     for name, data in [(stored_name(attachment_id, "jpg"), BODY), (thumbnail_name(attachment_id), b"thumb")]:

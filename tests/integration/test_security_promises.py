@@ -362,8 +362,8 @@ class _SpyStaged:
     def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         return self.inner.read(start, end, chunk_size)
 
-    async def write(self, chunk: bytes) -> None:
-        await self.inner.write(chunk)
+    async def write(self, *chunks: bytes) -> None:
+        await self.inner.write(*chunks)
 
     async def publish(self, filename: str) -> None:
         self.spy.publishes += 1

@@ -5,6 +5,7 @@ are shell scripts, so these tests run whether or not ffmpeg is installed."""
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from adapters.media_workers import MediaWorkers
 from adapters.memory import InMemoryFileStore
@@ -125,18 +127,121 @@ async def test_what_ffprobe_cannot_read_gets_no_poster_and_says_why(
     assert said in result.note
 
 
-async def test_a_frame_over_the_pixel_budget_is_not_decoded(tmp_path: Path) -> None:
+async def test_a_frame_over_the_pixel_budget_gets_no_poster_and_its_ffmpeg_is_stopped(tmp_path: Path) -> None:
     huge = '{"streams": [{"width": 100000, "height": 100000}], "format": {"duration": "1"}}'
     processor = FfmpegVideoProcessor(
         MediaPolicy(),
         MediaWorkers(1),
-        ffprobe=script(tmp_path, "ffprobe", f"echo '{huge}'"),
+        ffprobe=script(tmp_path, "ffprobe", f"sleep 0.5; echo '{huge}'"),
         ffmpeg=hanging(tmp_path, "ffmpeg"),
     )
+    started = time.monotonic()
     result = await run(processor)
+    assert time.monotonic() - started < 10  # not the 20 s time limit: stopped on ffprobe's answer
+    assert result.thumbnail is None
     assert result.note is not None
     assert "pixels" in result.note
-    assert not (tmp_path / "ffmpeg.pid").exists()  # never started
+    assert (tmp_path / "ffmpeg.pid").exists()  # it had started beside ffprobe...
+    assert gone(tmp_path / "ffmpeg.pid")  # ...and was stopped
+
+
+@pytest.mark.skipif(photos.FFMPEG is None, reason=photos.NO_FFMPEG)
+@pytest.mark.parametrize(("budget", "poster"), [(10_000, False), (320 * 240, True)])
+async def test_ffmpeg_itself_decodes_no_frame_over_the_pixel_budget(
+    tmp_path: Path, budget: int, poster: bool
+) -> None:
+    """The poster is decoded while ffprobe still runs, so the budget cannot wait for its answer:
+    ffmpeg is given it too (twice it: its buffers are padded). Here ffprobe lies (a small frame),
+    and the real ffmpeg still refuses a frame far over the budget, and decodes one within it."""
+    clip = photos.video(tmp_path / "clip.mp4", seconds=2, width=320, height=240)
+    processor = FfmpegVideoProcessor(
+        MediaPolicy.from_lists(max_image_pixels=budget),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", f"echo '{PROBED}'"),
+    )
+    result = await run(processor, clip)
+    assert (result.thumbnail is not None) is poster
+    if not poster:
+        assert result.note is not None
+        assert result.note.startswith("ffmpeg could not decode a frame")
+
+
+@pytest.mark.parametrize(("duration", "seeks"), [("5.0", ["1.000"]), ("0.6", ["1.000", "0.200"])])
+async def test_the_poster_is_taken_one_second_in_or_a_third_into_a_shorter_video(
+    tmp_path: Path, duration: str, seeks: list[str]
+) -> None:
+    """The poster's ffmpeg starts beside ffprobe at 1 s, and is the only one a longer video needs;
+    a shorter one's is stopped once ffprobe tells the duration, and taken a third of the way in."""
+    frame = tmp_path / "frame.png"
+    Image.new("RGB", (64, 48), "teal").save(frame)
+    probed = f'{{"streams": [{{"width": 64, "height": 48}}], "format": {{"duration": "{duration}"}}}}'
+    runs = tmp_path / "ffmpeg-runs"
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", f"sleep 0.5; echo '{probed}'"),
+        # Says where it was asked to seek, then (if not stopped first) answers with the frame.
+        ffmpeg=script(
+            tmp_path,
+            "ffmpeg",
+            f'while [ "$1" != "-ss" ]; do shift; done; echo "$2" >> "{runs}"; sleep 0.5; cat "{frame}"',
+        ),
+    )
+    result = await run(processor)
+    assert result.thumbnail is not None
+    assert result.note is None
+    # The first started beside ffprobe, before the duration was known.
+    assert runs.read_text().split() == seeks
+
+
+FTYP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def box(kind: bytes, body: bytes, size: int | None = None) -> bytes:
+    return struct.pack(">I", len(body) + 8 if size is None else size) + kind + body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        FTYP + box(b"mdat", os.urandom(5000)),  # what bench/payload.py's write_mp4 makes
+        FTYP + box(b"mdat", os.urandom(5000), size=0),  # 0: the box runs to the end
+        FTYP + box(b"free", bytes(10)) + b"\x00\x00\x00\x01mdat" + struct.pack(">Q", 5016) + bytes(5000),
+    ],
+    ids=["mdat", "mdat-to-the-end", "mdat-64-bit-size"],
+)
+async def test_an_mp4_without_its_index_starts_no_process(tmp_path: Path, data: bytes) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=hanging(tmp_path, "ffprobe"),
+        ffmpeg=hanging(tmp_path, "ffmpeg"),
+    )
+    result = await run(processor, data)
+    assert result.thumbnail is None
+    assert result.note is not None
+    assert "'moov'" in result.note
+    assert not (tmp_path / "ffprobe.pid").exists()
+    assert not (tmp_path / "ffmpeg.pid").exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        FTYP + box(b"mdat", bytes(5000), size=9000),  # cut short: ffprobe says what is wrong
+        FTYP + box(b"junk", bytes(10), size=4),  # a box too small to be one
+    ],
+    ids=["cut-short", "bad-box"],
+)
+async def test_an_mp4_whose_boxes_do_not_read_cleanly_goes_to_ffprobe(tmp_path: Path, data: bytes) -> None:
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(),
+        MediaWorkers(1),
+        ffprobe=script(tmp_path, "ffprobe", 'echo "moov atom not found" >&2; exit 1'),
+        ffmpeg=script(tmp_path, "ffmpeg", "exit 1"),
+    )
+    result = await run(processor, data)
+    assert result.note == "ffprobe could not read the video: moov atom not found"
 
 
 async def test_without_ffmpeg_videos_are_kept_as_they_came(

@@ -169,12 +169,13 @@ class _S3Staged:
         )
         self._staged = _Leftover(self._staging_key, version_id=done.get("VersionId"))
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, *chunks: bytes) -> None:
         if self._done:
             raise StorageUnavailable("The staged file was already published or discarded.")
         if self._staged is not None:
             raise RuntimeError("nothing may be written to a staged file once it was read back")
-        self._buffer += chunk
+        for chunk in chunks:
+            self._buffer += chunk
         part_size = self._store.config.part_size
         while len(self._buffer) >= part_size:
             part = bytes(self._buffer[:part_size])
