@@ -14,7 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import disk, download, upload, ws_fanout
+import httpx
+
+from bench import disk, download, postgres, upload, ws_fanout
 from bench.load import Rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_front, start_static
 from bench.payload import MiB, write_mp4, write_video, write_zip
@@ -40,6 +42,35 @@ def _step(name: str, started: float) -> None:
     if elapsed > TOTAL_BUDGET:
         raise TimeoutError(f"the benchmark ran over its {TOTAL_BUDGET:g} s budget before '{name}'")
     print(f"[{elapsed:6.1f} s] {name}", flush=True)
+
+
+def _listed_message(api: Api, conversation: str, files: Path) -> tuple[str, httpx.Response]:
+    """A message with three small attachments; the path of its listing and the checked answer."""
+    listed = api.message(conversation, "three attachments")
+    api.upload_small(
+        listed, [(f"clip{i}.mp4", write_mp4(files / f"c{i}.mp4", 4096).read_bytes()) for i in range(3)]
+    )
+    path = f"/api/v1/media/message/{listed}"
+    answer = api.client.get(path)
+    if answer.status_code != 200 or len(answer.json()) != 3:
+        raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
+    return path, answer
+
+
+def _postgres_listing(workdir: Path, files: Path) -> dict[str, object]:
+    """The listing's rate from a service of its own whose database is PostgreSQL (production's)."""
+    with postgres.fresh_database() as database_url:
+        service = start_service(workdir / "postgres", {"DATABASE_URL": database_url})
+        api = Api(service, service.token("bench-alice"))
+        try:
+            path, _ = _listed_message(api, api.conversation(), files)
+            auth = {"Authorization": api.client.headers["Authorization"]}
+            rate = request_rate(service.port, path, auth, LISTING_CONNECTIONS, LISTING_SECONDS).as_dict()
+            rate["log_problems"] = service.log_problems()
+            return rate
+        finally:
+            api.close()
+            service.stop()
 
 
 def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict[str, object]:
@@ -80,16 +111,7 @@ def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict
         api = Api(service, token)
         conversation = api.conversation()
         message = api.message(conversation, "bench uploads")
-        listed = api.message(conversation, "three attachments")
-        api.upload_small(
-            listed, [(f"clip{i}.mp4", write_mp4(files / f"c{i}.mp4", 4096).read_bytes()) for i in range(3)]
-        )
-        listing_path = f"/api/v1/media/message/{listed}"
-        listing_answer = api.client.get(listing_path)
-        if listing_answer.status_code != 200 or len(listing_answer.json()) != 3:
-            raise RuntimeError(
-                f"GET {listing_path}: {listing_answer.status_code} {listing_answer.text[:300]}"
-            )
+        listing_path, listing_answer = _listed_message(api, conversation, files)
 
         _step("warm-up uploads (10 MiB .zip and .mp4, not counted)", started)
         for key in ("upload_10mib_zip", "upload_10mib_mp4"):
@@ -167,6 +189,13 @@ def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict
         results["no_token"] = request_rate(
             service.port, listing_path, {}, LISTING_CONNECTIONS, FLOOR_SECONDS
         ).as_dict()
+        reason = postgres.unavailable()
+        if reason is None:
+            _step(f"the same listing, the database PostgreSQL, {LISTING_SECONDS} s", started)
+            results["listing_postgres"] = _postgres_listing(workdir, files)
+        else:
+            print(f"the PostgreSQL listing is skipped: {reason}")
+            results["listing_postgres"] = {"skipped": reason}
         _step("done", started)
     finally:
         if api is not None:

@@ -164,16 +164,33 @@ def _download_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _listing_row(r: dict[str, Any]) -> Row:
+def _listing_rows(r: dict[str, Any]) -> list[Row]:
     listing, static = r["listing"], r.get("nginx_listing")
-    return Row(
-        f"GET /media/message/{{id}} (3 attachments), {listing['connections']} conns",
-        _rate(listing),
-        "nginx, the same JSON as a static file" if static else "nginx (not installed)",
-        "—" if static is None else f"{_rate(static)} (service {ratio(listing['req_s'], static['req_s'])})",
-        "none set",
-        verdict(None),
-    )
+    rows = [
+        Row(
+            f"GET /media/message/{{id}} (3 attachments), SQLite, {listing['connections']} conns",
+            _rate(listing),
+            "nginx, the same JSON as a static file" if static else "nginx (not installed)",
+            "—"
+            if static is None
+            else f"{_rate(static)} (service {ratio(listing['req_s'], static['req_s'])})",
+            "none set",
+            verdict(None),
+        )
+    ]
+    on_postgres = r.get("listing_postgres")
+    if on_postgres is not None:
+        rows.append(
+            Row(
+                f"GET /media/message/{{id}} (3 attachments), PostgreSQL, {listing['connections']} conns",
+                f"skipped: {on_postgres['skipped']}" if "skipped" in on_postgres else _rate(on_postgres),
+                "the same on SQLite",
+                _rate(listing),
+                "none set",
+                verdict(None),
+            )
+        )
+    return rows
 
 
 def _spread(runs: list[float]) -> str:
@@ -207,7 +224,7 @@ def _download_runs(r: dict[str, Any]) -> str:
 
 
 def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
-    rows = [*_upload_rows(r), *_download_rows(r), _listing_row(r)]
+    rows = [*_upload_rows(r), *_download_rows(r), *_listing_rows(r)]
     up50 = r["upload_50mib_zip"]
     listing, health = r["listing"], r["health"]
     downloads = r["service_download"]
@@ -247,8 +264,19 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
         "provisional.",
     ]
     front = r.get("front_download")
+    on_postgres = r.get("listing_postgres")
+    if on_postgres is not None and "skipped" not in on_postgres:
+        pg_problems = on_postgres["log_problems"]
+        notes.append(
+            "The PostgreSQL listing: a second service process (1 granian worker) over a database of "
+            f"the run's own, the same message shape; its log: {len(pg_problems)} error line(s)"
+            + (": " + " | ".join(p.strip()[:160] for p in pg_problems[:5]) if pg_problems else ".")
+        )
+    else:
+        on_postgres = None
     for name, rate in (
         ("service ranged", downloads["ranged"]),
+        ("listing on PostgreSQL", on_postgres),
         ("nginx ranged", nginx["ranged"] if nginx else None),
         ("nginx -> service ranged", front["ranged"] if front else None),
         ("nginx listing", r.get("nginx_listing")),

@@ -17,7 +17,6 @@ import functools
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 
+from bench import postgres
 from bench.procmem import process_tree, status_kib
 from bench.service import REPO, Service, free_port, start_service, wait_healthy
 from bench.wsclient import Arrivals, Socket, close_sockets, open_sockets, raise_nofile
@@ -46,8 +45,6 @@ SETTLE = 3.0  # seconds of quiet before the memory of idle sockets is read
 CLOSE_TIMEOUT = 5.0
 SCENARIO_BUDGET = 300.0  # seconds: a scenario gives up past this
 TARGET_P99_MS = 100.0
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -308,36 +305,6 @@ def _problems(sockets: list[Socket]) -> dict[str, Any]:
     }
 
 
-def _reachable(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=5
-    )
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def _two_instances_unavailable() -> str | None:
-    if not _reachable(PG_HOST, PG_PORT):
-        return f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}"
-    if not _reachable(REDIS_HOST, REDIS_PORT):
-        return f"Redis does not answer on {REDIS_HOST}:{REDIS_PORT}"
-    try:
-        asyncio.run(_admin("SELECT 1"))
-    except Exception as exc:
-        return f"PostgreSQL refuses the bench ({type(exc).__name__}: {exc})"
-    return None
-
-
 def _keep_log(service: Service, logs: Path, name: str) -> list[str]:
     service.stop()
     if service.log.is_file():
@@ -397,37 +364,35 @@ def _one_instance(workdir: Path, logs: Path) -> dict[str, Any]:
 
 
 def _two_instances(workdir: Path, logs: Path) -> dict[str, Any]:
-    name = f"chat_media_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     secret = os.urandom(32).hex()
-    env = {
-        "DATABASE_URL": f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}",
-        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
-        "UPLOAD_DIR": str(workdir / "shared-uploads"),
-        "JWT_SECRET": secret,
-    }
     services: list[Service] = []
     problems: dict[str, list[str]] = {}
-    try:
-        # One after the other: the first migrates the new database, the second finds it done.
-        for label in ("a", "b"):
-            services.append(start_service(workdir / label, env))
-        a, b = services
-        half = SOCKETS // 2
-        users = _users()
-        tokens = [_token(secret, u) for u in users]
-        scenario = _scenario(
-            [Instance(a, "a"), Instance(b, "b")],
-            tokens,
-            lambda i: a.port if i < half else b.port,
-            1,
-            functools.partial(_group, users),
-        )
-        result = asyncio.run(asyncio.wait_for(scenario, SCENARIO_BUDGET))
-    finally:
-        for service, label in zip(services, ("a", "b"), strict=False):
-            problems[label] = _keep_log(service, logs, label)
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres.fresh_database() as database_url:
+        env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": postgres.REDIS_URL,
+            "UPLOAD_DIR": str(workdir / "shared-uploads"),
+            "JWT_SECRET": secret,
+        }
+        try:
+            # One after the other: the first migrates the new database, the second finds it done.
+            for label in ("a", "b"):
+                services.append(start_service(workdir / label, env))
+            a, b = services
+            half = SOCKETS // 2
+            users = _users()
+            tokens = [_token(secret, u) for u in users]
+            scenario = _scenario(
+                [Instance(a, "a"), Instance(b, "b")],
+                tokens,
+                lambda i: a.port if i < half else b.port,
+                1,
+                functools.partial(_group, users),
+            )
+            result = asyncio.run(asyncio.wait_for(scenario, SCENARIO_BUDGET))
+        finally:
+            for service, label in zip(services, ("a", "b"), strict=False):
+                problems[label] = _keep_log(service, logs, label)
     result["log_problems"] = [f"{label}: {p}" for label, lines in problems.items() for p in lines]
     return result
 
@@ -442,7 +407,7 @@ def run(workdir: Path, logs: Path, step: Callable[[str], None]) -> dict[str, Any
     results["floor"] = _guarded(_floor, workdir, logs)
     step(f"WebSocket fan-out, 1 instance (memory channels): {SOCKETS} sockets, {MESSAGES} messages")
     results["one"] = _guarded(_one_instance, workdir, logs)
-    reason = _two_instances_unavailable()
+    reason = postgres.unavailable(redis=True)
     if reason is not None:
         print(f"the two-instance WebSocket row is skipped: {reason}", flush=True)
         results["two"] = {"skipped": reason}
