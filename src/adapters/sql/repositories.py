@@ -7,12 +7,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from advanced_alchemy.exceptions import IntegrityError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sql import statements
 from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
 from application.ports import AttachmentSeen
 from domain.attachment import Attachment, MediaKind, thumbnail_owner
@@ -39,7 +41,7 @@ def conversation_row(conversation: Conversation) -> ConversationRow:
     )
 
 
-def conversation_of(row: ConversationRow, member_ids: frozenset[str]) -> Conversation:
+def conversation_of(row: ConversationRow | Row[Any], member_ids: frozenset[str]) -> Conversation:
     return Conversation(
         id=row.id,
         kind=ConversationKind(row.kind),
@@ -62,7 +64,7 @@ def message_row(message: Message) -> MessageRow:
     )
 
 
-def message_of(row: MessageRow) -> Message:
+def message_of(row: MessageRow | Row[Any]) -> Message:
     return Message(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -95,7 +97,7 @@ def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
     )
 
 
-def attachment_of(row: AttachmentRow) -> Attachment:
+def attachment_of(row: AttachmentRow | Row[Any]) -> Attachment:
     return Attachment(
         id=row.id,
         message_id=row.message_id,
@@ -139,19 +141,15 @@ class SqlConversationRepository:
         await self._rows.add(conversation_row(conversation))
 
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
-        row = await self._session.get(ConversationRow, conversation_id)
+        row = (await self._session.execute(statements.CONVERSATION, {"id": conversation_id})).first()
         if row is None:
             return None
-        members = await self._session.scalars(
-            select(MemberRow.user_id).where(MemberRow.conversation_id == conversation_id)
-        )
+        members = await self._session.scalars(statements.MEMBER_IDS, {"conversation_id": conversation_id})
         return conversation_of(row, frozenset(members))
 
     async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
         found = await self._session.scalar(
-            select(MemberRow.id)
-            .where(MemberRow.conversation_id == conversation_id, MemberRow.user_id == user_id)
-            .limit(1)
+            statements.IS_MEMBER, {"conversation_id": conversation_id, "user_id": user_id}
         )
         return found is not None
 
@@ -232,7 +230,7 @@ class SqlMessageRepository:
         await self._rows.add(message_row(message))
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
-        row = await self._session.get(MessageRow, message_id)
+        row = (await self._session.execute(statements.MESSAGE, {"id": message_id})).first()
         return None if row is None else message_of(row)
 
     async def list_page(
@@ -287,32 +285,20 @@ class SqlAttachmentRepository:
     async def seen_by(
         self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
     ) -> AttachmentSeen | None:
-        member = exists().where(
-            MemberRow.conversation_id == MessageRow.conversation_id, MemberRow.user_id == viewer
-        )
-        found = (
-            AttachmentRow.id == attachment_id
+        query, key = (
+            (statements.SEEN_BY_ID, {"id": attachment_id})
             if attachment_id is not None
-            else AttachmentRow.filename == filename
+            else (statements.SEEN_BY_FILENAME, {"filename": filename})
         )
-        row = (
-            await self._session.execute(
-                select(AttachmentRow, member)
-                .outerjoin(MessageRow, MessageRow.id == AttachmentRow.message_id)
-                .where(found)
-            )
-        ).first()
+        row = (await self._session.execute(query, {**key, "viewer": viewer})).first()
         if row is None:
             return None
-        return AttachmentSeen(attachment=attachment_of(row[0]), viewer_is_member=bool(row[1]))
+        return AttachmentSeen(attachment=attachment_of(row), viewer_is_member=bool(row.viewer_is_member))
 
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         if not message_ids:
             return []
-        rows = await self._rows.get_many(
-            AttachmentRow.message_id.in_(message_ids),
-            order_by=[(AttachmentRow.position, False), (AttachmentRow.created_at, False)],
-        )
+        rows = await self._session.execute(statements.ATTACHMENTS_OF, {"message_ids": list(message_ids)})
         return [attachment_of(row) for row in rows]
 
     async def count_for_message(self, message_id: uuid.UUID) -> int:

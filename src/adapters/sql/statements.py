@@ -1,0 +1,54 @@
+"""The reads every request makes, as Core statements built once, with bound parameters.
+
+Through the ORM each of these queries was built anew per call (its cache key computed again) and
+its rows were loaded as entities into the session: the access check of a download took 1.4 ms that
+way against 0.8 ms as a statement below (SQLite, same machine), on every download, listing and
+event. Rows come back as plain `Row`s named by their columns, which the repositories' mappers read
+as they read the ORM's objects. Writes stay with the ORM and advanced-alchemy.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, exists, select
+
+from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
+
+_attachments = AttachmentRow.__table__
+_conversations = ConversationRow.__table__
+_members = MemberRow.__table__
+_messages = MessageRow.__table__
+
+CONVERSATION = select(_conversations).where(_conversations.c.id == bindparam("id"))
+MEMBER_IDS = select(_members.c.user_id).where(_members.c.conversation_id == bindparam("conversation_id"))
+IS_MEMBER = (
+    select(_members.c.id)
+    .where(
+        _members.c.conversation_id == bindparam("conversation_id"),
+        _members.c.user_id == bindparam("user_id"),
+    )
+    .limit(1)
+)
+
+MESSAGE = select(_messages).where(_messages.c.id == bindparam("id"))
+
+ATTACHMENTS_OF = (
+    select(_attachments)
+    .where(_attachments.c.message_id.in_(bindparam("message_ids", expanding=True)))
+    .order_by(_attachments.c.position, _attachments.c.created_at)
+)
+
+# An attachment, and whether the viewer is a member of its message's conversation (NULL message:
+# a draft, no member): the access check of every download in one statement.
+_viewer_is_member = (
+    exists()
+    .where(
+        _members.c.conversation_id == _messages.c.conversation_id,
+        _members.c.user_id == bindparam("viewer"),
+    )
+    .label("viewer_is_member")
+)
+_seen = select(_attachments, _viewer_is_member).select_from(
+    _attachments.outerjoin(_messages, _messages.c.id == _attachments.c.message_id)
+)
+SEEN_BY_ID = _seen.where(_attachments.c.id == bindparam("id"))
+SEEN_BY_FILENAME = _seen.where(_attachments.c.filename == bindparam("filename"))
