@@ -186,11 +186,17 @@ class _LocalOpenFile:
                 raise OSError(errno.EBADF, "the file was closed")
             return os.pread(self._fd, length, offset)
 
-    def close(self) -> None:
-        with self._lock:
+    def close(self, *, wait: bool = True) -> bool:
+        """Closes the descriptor; False (nothing done) when `wait` is off and a read holds it."""
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
             fd, self._fd = self._fd, -1
+        finally:
+            self._lock.release()
         if fd >= 0:
-            os.close(fd)
+            os.close(fd)  # a regular file's: returns at once
+        return True
 
 
 class LocalFileStore:
@@ -282,8 +288,11 @@ class LocalFileStore:
         try:
             yield opened
         finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(opened.close)
+            # Closed here when no read is under way (every pathsend or X-Accel download): a hop
+            # to a worker thread and back costs more than the close itself.
+            if not opened.close(wait=False):
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(opened.close)
 
     def _open(self, path: Path) -> _LocalOpenFile:
         try:
