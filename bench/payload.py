@@ -12,6 +12,7 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 MiB = 1 << 20
 FTYP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
@@ -25,13 +26,18 @@ def write_mp4(path: Path, size: int) -> Path:
         raise ValueError("an MP4 needs at least 32 bytes")
     with path.open("wb") as out:
         out.write(FTYP)
-        out.write(struct.pack(">I", mdat_size) + b"mdat")
-        left = mdat_size - 8
-        while left > 0:
-            block = _BLOCK[: min(left, MiB)]
-            out.write(block)
-            left -= len(block)
+        _random_box(out, b"mdat", mdat_size)
     return path
+
+
+def _random_box(out: BinaryIO, kind: bytes, size: int) -> None:
+    """An ISO media box of `size` bytes (header included) of random bytes, in 1 MiB blocks."""
+    out.write(struct.pack(">I", size) + kind)
+    left = size - 8
+    while left > 0:
+        block = _BLOCK[: min(left, MiB)]
+        out.write(block)
+        left -= len(block)
 
 
 def write_video(path: Path, size: int) -> Path:
@@ -59,12 +65,7 @@ def write_video(path: Path, size: int) -> Path:
         raise ValueError(f"the video alone is {len(video)} bytes, more than {size}")
     with path.open("wb") as out:
         out.write(video)
-        out.write(struct.pack(">I", padding) + b"free")
-        left = padding - 8
-        while left > 0:
-            block = _BLOCK[: min(left, MiB)]
-            out.write(block)
-            left -= len(block)
+        _random_box(out, b"free", padding)
     return path
 
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import pytest
@@ -32,7 +32,7 @@ def reachable(host: str, port: int) -> bool:
     return True
 
 
-def unavailable(what: str) -> None:
+def unavailable(what: str) -> NoReturn:
     """Skip, or fail under CI=true, where every service-backed test is required."""
     if REQUIRED:
         pytest.fail(f"{what} (required because CI=true)")

@@ -81,11 +81,16 @@ class Stack:
         return target
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def nginx_or_skip() -> str:
     binary = nginx_binary()
     if binary is None:
         unavailable("nginx is not installed (apt-get install nginx-light): the X-Accel-Redirect tests")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    binary = nginx_or_skip()
     workdir = tmp_path_factory.mktemp("accel")
     env = {"SWEEP_INTERVAL": "0", "UPLOAD_RATE": "0"}
     accel = start_server(workdir, SECRET, ACCEL_REDIRECT_PREFIX=PREFIX, **env)
@@ -565,9 +570,7 @@ class Template:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
-    binary = nginx_binary()
-    if binary is None:
-        unavailable("nginx is not installed (apt-get install nginx-light): the X-Accel-Redirect tests")
+    binary = nginx_or_skip()
     workdir = tmp_path_factory.mktemp("template")
     store, outside = workdir / "uploads", workdir / "outside"
     store.mkdir()
