@@ -2,6 +2,8 @@
 
 `python -m bench` runs everything (the WebSocket fan-out last, against services of its own);
 `python -m bench upload` runs the uploads alone, with dd beside them (JSON in bench/results/upload.json);
+`python -m bench download` runs the downloads alone: service, nginx -> service, nginx (JSON in
+bench/results/download.json);
 `python -m bench ws` runs the WebSocket fan-out alone (JSON in bench/results/ws.json)."""
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_fron
 from bench.payload import MiB, write_mp4, write_video, write_zip
 from bench.report import RESULTS, WS_RESULTS, print_table, write_json
 from bench.service import Api, Service, start_service
-from bench.summary import build_rows, upload_rows, ws_rows
+from bench.summary import build_rows, download_rows, upload_rows, ws_rows
 
 RUNS = 5
 DOWNLOAD_RUNS = 21  # a 50 MiB download is ~20-60 ms here: many, taking turns, for a median that holds
@@ -33,6 +35,7 @@ RANGED_ROUNDS = 3  # each peer's ranged rate is the median of this many rounds, 
 ACCEL_PREFIX = "/_stored/"
 LISTING_CONNECTIONS = 32
 UPLOAD_RESULTS = RESULTS.parent / "upload.json"  # `python -m bench upload` alone
+DOWNLOAD_RESULTS = RESULTS.parent / "download.json"  # `python -m bench download` alone
 TOTAL_BUDGET = 900.0  # seconds: the whole run gives up past this
 WS_BUDGET = 700.0  # seconds, for the WebSocket fan-out (each of its scenarios is bounded besides)
 
@@ -73,7 +76,61 @@ def _postgres_listing(workdir: Path, files: Path) -> dict[str, object]:
             service.stop()
 
 
-def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict[str, object]:
+def _downloads(
+    workdir: Path, service: Service, auth: dict[str, str], stored: str, source: Path, started: float
+) -> dict[str, object]:
+    """The stored file `stored` (uploaded from `source`) downloaded from the service, from nginx
+    alone (the same file hard-linked into a root) and from nginx in front of a second service
+    process (the same database, files and secret, ACCEL_REDIRECT_PREFIX set, the repository's
+    template), taking turns."""
+    file_path = f"/api/v1/media/files/{stored}"
+    peers = {"service_download": download.Peer(service.port, file_path, auth)}
+    results: dict[str, object] = {}
+    binary = nginx_binary()
+    nginx: Nginx | None = None
+    behind: Service | None = None
+    front: Nginx | None = None
+    try:
+        if binary is None:
+            print(f"nginx is not on PATH: its figures are skipped. Install it with:\n  {INSTALL_HINT}")
+        else:
+            _step("nginx alone (the same file hard-linked into a root), and nginx -> service", started)
+            root = make_root(workdir / "nginx-root", [service.upload_dir / stored], {})
+            nginx = start_static(binary, root, workdir / "nginx")
+            peers["nginx_download"] = download.Peer(nginx.port, f"/{stored}", {})
+            shared = {k: service.env[k] for k in ("DATABASE_URL", "UPLOAD_DIR", "JWT_SECRET")}
+            behind = start_service(
+                workdir / "behind-nginx", {**shared, "ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX}
+            )
+            front = start_front(
+                binary,
+                workdir / "front",
+                upstream=behind.port,
+                upload_dir=service.upload_dir,
+                prefix=ACCEL_PREFIX,
+            )
+            download.handed_over(behind.port, file_path, auth)
+            peers["front_download"] = download.Peer(front.port, file_path, auth)
+        _step(
+            f"downloading 50 MiB from {', '.join(peers)}, taking turns: x{DOWNLOAD_RUNS} each way, "
+            f"then ranged {RANGED_ROUNDS} x {RANGED_SECONDS} s each",
+            started,
+        )
+        results.update(download.interleaved(peers, source, DOWNLOAD_RUNS, RANGED_ROUNDS, RANGED_SECONDS))
+        if front is not None and behind is not None:
+            results["front_log_problems"] = behind.log_problems() + [
+                line for line in front.errors().splitlines() if "[error]" in line or "[alert]" in line
+            ]
+    finally:
+        for server in (front, behind, nginx):
+            if server is not None:
+                server.stop()
+    return results
+
+
+def run(workdir: Path, service_log: Path, *, only: str | None = None) -> dict[str, object]:
+    """Everything but the fan-out; `only="upload"` stops after the uploads, `only="download"` uploads
+    the 50 MiB video once (untimed) and runs the downloads alone."""
     started = time.monotonic()
     machine: dict[str, object] = {
         "cores": os.cpu_count(),
@@ -100,8 +157,6 @@ def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict
     results["video_processing"] = video is write_video  # else no ffmpeg: videos are kept as they came
     service: Service | None = None
     nginx: Nginx | None = None
-    behind: Service | None = None
-    front: Nginx | None = None
     api: Api | None = None
     try:
         _step("starting the service (granian, 1 worker, temp SQLite and uploads)", started)
@@ -113,6 +168,13 @@ def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict
         message = api.message(conversation, "bench uploads")
         listing_path, listing_answer = _listed_message(api, conversation, files)
 
+        if only == "download":
+            _step("uploading the 50 MiB video once (not timed)", started)
+            _, stored = upload.upload_once(service, token, message, big)
+            results.update(_downloads(workdir, service, auth, str(stored["filename"]), big, started))
+            _step("done", started)
+            machine["loadavg_at_end"] = os.getloadavg()
+            return results
         _step("warm-up uploads (10 MiB .zip and .mp4, not counted)", started)
         for key in ("upload_10mib_zip", "upload_10mib_mp4"):
             _, warm = upload.upload_once(service, token, message, uploads[key])
@@ -126,49 +188,16 @@ def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict
         results["upload_client_ceiling"] = disk.summary(upload.client_ceiling(uploads["upload_50mib_zip"], 3))
         _step("dd write of 50 MiB with fsync x3", started)
         results["dd_write_50mib"] = disk.summary(disk.dd_write(workdir, 50, 3))
-        if uploads_only:
+        if only == "upload":
             _step("done", started)
             machine["loadavg_at_end"] = os.getloadavg()
             return results
 
-        file_path = f"/api/v1/media/files/{kept}"
-        peers = {"service_download": download.Peer(service.port, file_path, auth)}
+        results.update(_downloads(workdir, service, auth, kept, big, started))
         binary = nginx_binary()
-        if binary is None:
-            print(f"nginx is not on PATH: its figures are skipped. Install it with:\n  {INSTALL_HINT}")
-        else:
-            _step("nginx alone (the same file hard-linked into a root), and nginx -> service", started)
-            root = make_root(
-                workdir / "nginx-root", [service.upload_dir / kept], {"listing.json": listing_answer.content}
-            )
-            nginx = start_static(binary, root, workdir / "nginx")
-            peers["nginx_download"] = download.Peer(nginx.port, f"/{kept}", {})
-            # The same database, files and secret; ACCEL_REDIRECT_PREFIX set; nginx with the template.
-            shared = {k: service.env[k] for k in ("DATABASE_URL", "UPLOAD_DIR", "JWT_SECRET")}
-            behind = start_service(
-                workdir / "behind-nginx", {**shared, "ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX}
-            )
-            front = start_front(
-                binary,
-                workdir / "front",
-                upstream=behind.port,
-                upload_dir=service.upload_dir,
-                prefix=ACCEL_PREFIX,
-            )
-            download.handed_over(behind.port, file_path, auth)
-            peers["front_download"] = download.Peer(front.port, file_path, auth)
-        _step(
-            f"downloading 50 MiB from {', '.join(peers)}, taking turns: x{DOWNLOAD_RUNS} each way, "
-            f"then ranged {RANGED_ROUNDS} x {RANGED_SECONDS} s each",
-            started,
-        )
-        results.update(download.interleaved(peers, big, DOWNLOAD_RUNS, RANGED_ROUNDS, RANGED_SECONDS))
-        if front is not None and behind is not None:
-            results["front_log_problems"] = behind.log_problems() + [
-                line for line in front.errors().splitlines() if "[error]" in line or "[alert]" in line
-            ]
-            front.stop()
-            behind.stop()
+        if binary is not None:
+            root = make_root(workdir / "nginx-listing-root", [], {"listing.json": listing_answer.content})
+            nginx = start_static(binary, root, workdir / "nginx-listing")
         if nginx is not None:
             _step(f"the listing body as a static file from nginx, {LISTING_SECONDS} s", started)
             results["nginx_listing"] = request_rate(
@@ -200,9 +229,8 @@ def run(workdir: Path, service_log: Path, *, uploads_only: bool = False) -> dict
     finally:
         if api is not None:
             api.close()
-        for server in (front, behind, nginx):
-            if server is not None:
-                server.stop()
+        if nginx is not None:
+            nginx.stop()
         if service is not None:
             service.stop()
             results["service_log_problems"] = service.log_problems()
@@ -250,7 +278,7 @@ def main_upload() -> int:
     service_log = RESULTS.parent / "server-upload.log"
     service_log.unlink(missing_ok=True)
     try:
-        results = run(workdir, service_log, uploads_only=True)
+        results = run(workdir, service_log, only="upload")
     except Exception as exc:
         print(f"bench upload failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -262,13 +290,30 @@ def main_upload() -> int:
     return 0
 
 
+def main_download() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-download-"))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    service_log = RESULTS.parent / "server-download.log"
+    service_log.unlink(missing_ok=True)
+    try:
+        results = run(workdir, service_log, only="download")
+    except Exception as exc:
+        print(f"bench download failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows, notes = download_rows(results)
+    print_table(rows, notes)
+    print(f"\nJSON: {write_json(results, DOWNLOAD_RESULTS)}; the service's log: {service_log}")
+    return 0
+
+
 def main() -> int:
-    if sys.argv[1:] == ["ws"]:
-        return main_ws()
-    if sys.argv[1:] == ["upload"]:
-        return main_upload()
+    modes = {"ws": main_ws, "upload": main_upload, "download": main_download}
+    if len(sys.argv) == 2 and sys.argv[1] in modes:
+        return modes[sys.argv[1]]()
     if sys.argv[1:]:
-        print("usage: python -m bench [upload | ws]", file=sys.stderr)
+        print("usage: python -m bench [upload | download | ws]", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

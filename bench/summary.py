@@ -91,6 +91,21 @@ def upload_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
     ]
 
 
+def download_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
+    """The download rows and their notes alone (`python -m bench download`)."""
+    problems = r.get("service_log_problems", []) + r.get("front_log_problems", [])
+    machine = r["machine"]
+    return _download_rows(r), [
+        _download_runs(r),
+        "Load average (1, 5, 15 min) at start "
+        f"{', '.join(f'{x:.2f}' for x in machine['loadavg_at_start'])}, at end "
+        f"{', '.join(f'{x:.2f}' for x in machine['loadavg_at_end'])}: on a shared machine, figures are "
+        "provisional.",
+        f"The services' and nginx's logs: {len(problems)} error line(s)"
+        + (": " + " | ".join(p.strip()[:160] for p in problems[:5]) if problems else "."),
+    ]
+
+
 def _upload_notes(r: dict[str, Any]) -> list[str]:
     up50, mp4 = r["upload_50mib_zip"], r["upload_50mib_mp4"]
     processing = (

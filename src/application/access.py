@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from application.ports import UnitOfWork
+from application.ports import AttachmentSeen, UnitOfWork, UnitOfWorkFactory
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 from domain.errors import NotFound
@@ -48,10 +48,16 @@ async def message_in_conversation(
 async def visible_attachment(
     uow: UnitOfWork, user_id: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
 ) -> Attachment:
-    """The attachment with this id or stored name, when the user may see it: a draft its uploader
-    alone, an attached file the members of its conversation; NotFound otherwise (the same answer
-    as for an unknown id)."""
-    seen = await uow.attachments.seen_by(user_id, attachment_id=attachment_id, filename=filename)
+    """The attachment with this id or stored name, when the user may see it (`visible`), read in
+    the unit of work's transaction."""
+    return visible(
+        await uow.attachments.seen_by(user_id, attachment_id=attachment_id, filename=filename), user_id
+    )
+
+
+def visible(seen: AttachmentSeen | None, user_id: str) -> Attachment:
+    """The attachment read, when the user may see it: a draft its uploader alone, an attached file
+    the members of its conversation; NotFound otherwise (the same answer as for an unknown id)."""
     if seen is None:
         raise NotFound("No such file.")
     attachment = seen.attachment
@@ -61,3 +67,16 @@ async def visible_attachment(
     elif not seen.viewer_is_member:
         raise NotFound("No such file.")
     return attachment
+
+
+class UnitOfWorkAccess:
+    """`AttachmentAccess` through a unit of work of its own: right for every adapter set."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def seen_by(
+        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+    ) -> AttachmentSeen | None:
+        async with self._uow() as uow:
+            return await uow.attachments.seen_by(viewer, attachment_id=attachment_id, filename=filename)

@@ -115,6 +115,17 @@ class AttachmentSeen:
     viewer_is_member: bool  # of the conversation of the attachment's message; False for a draft
 
 
+class AttachmentAccess(Protocol):
+    """The access check of a download as a read of its own, outside any unit of work: what
+    `AttachmentRepository.seen_by` answers, as committed when it reads. Downloads are most of a
+    media service's requests, so an adapter may answer from a cheaper path than a unit of work's
+    (application.access.UnitOfWorkAccess is the one every adapter set can use)."""
+
+    async def seen_by(
+        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+    ) -> AttachmentSeen | None: ...
+
+
 class EventLog(Protocol):
     """The events, written in the transaction of the change they announce (so an event is logged
     if and only if its change is committed), for clients that reconnect and ask what they missed."""

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from application.access import visible_attachment
-from application.ports import FileStore, OpenFile, UnitOfWorkFactory
+from application.access import visible
+from application.ports import AttachmentAccess, FileStore, OpenFile
 from domain.attachment import (
     THUMBNAIL_CONTENT_TYPE,
     THUMBNAIL_EXTENSION,
@@ -47,8 +47,8 @@ class ServeMediaHandler:
     row's conversation; everyone else, and every unknown name, gets the same NotFound. The access
     check comes before the store is touched, and the database is released before bytes flow."""
 
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore) -> None:
-        self._uow = uow
+    def __init__(self, access: AttachmentAccess, files: FileStore) -> None:
+        self._access = access
         self._files = files
 
     @asynccontextmanager
@@ -62,8 +62,7 @@ class ServeMediaHandler:
         URL): the same rules, the same NotFound, and the store is not touched."""
         if not is_stored_name(filename):
             raise NotFound("No such file.")
-        async with self._uow() as uow:
-            return await visible_attachment(uow, user_id, filename=filename)
+        return visible(await self._access.seen_by(user_id, filename=filename), user_id)
 
 
 class ServeThumbnailHandler:
@@ -72,14 +71,13 @@ class ServeThumbnailHandler:
     for a thumbnail that was never made (a document, an image that did not decode) gets a NotFound
     that says so: they may know the file is there."""
 
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore) -> None:
-        self._uow = uow
+    def __init__(self, access: AttachmentAccess, files: FileStore) -> None:
+        self._access = access
         self._files = files
 
     @asynccontextmanager
     async def __call__(self, user_id: str, media_id: uuid.UUID) -> AsyncIterator[Download]:
-        async with self._uow() as uow:
-            attachment = await visible_attachment(uow, user_id, attachment_id=media_id)
+        attachment = visible(await self._access.seen_by(user_id, attachment_id=media_id), user_id)
         thumbnail = attachment.thumbnail_filename
         if thumbnail is None:
             raise NotFound("This file has no thumbnail.")

@@ -8,10 +8,12 @@ from datetime import timedelta
 
 from litestar.di import Provide
 
+from application.access import UnitOfWorkAccess
 from application.conversations import AddMembersHandler, RemoveMemberHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
 from application.messages import DeleteMessageHandler, PostMessageHandler
 from application.ports import (
+    AttachmentAccess,
     Broadcaster,
     Clock,
     ContentSniffer,
@@ -58,7 +60,10 @@ def build_use_cases(
     draft_ttl: timedelta = timedelta(days=1),
     orphan_grace: timedelta = timedelta(hours=1),
     resumable_ttl: timedelta = timedelta(days=1),
+    access: AttachmentAccess | None = None,
 ) -> UseCases:
+    """`access` answers the downloads' access checks; by default a unit of work of their own."""
+    access = access if access is not None else UnitOfWorkAccess(uow)
     upload_media = UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock, processors)
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
@@ -67,8 +72,8 @@ def build_use_cases(
         post_message=PostMessageHandler(uow, broadcaster, clock),
         delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
         upload_media=upload_media,
-        serve_media=ServeMediaHandler(uow, files),
-        serve_thumbnail=ServeThumbnailHandler(uow, files),
+        serve_media=ServeMediaHandler(access, files),
+        serve_thumbnail=ServeThumbnailHandler(access, files),
         delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
         queries=ChatQueries(uow),
         sweep=SweepHandler(

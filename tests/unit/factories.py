@@ -27,6 +27,7 @@ from adapters.memory import (
     RecordingBroadcaster,
 )
 from adapters.sniffing import FiletypeSniffer
+from application.access import UnitOfWorkAccess
 from application.conversations import (
     AddMembersHandler,
     RemoveMemberHandler,
@@ -173,8 +174,8 @@ class World:
             self.clock,
             self.processors,
         )
-        self.serve = ServeMediaHandler(self.uow, self.files)
-        self.serve_thumbnail = ServeThumbnailHandler(self.uow, self.files)
+        self.serve = ServeMediaHandler(UnitOfWorkAccess(self.uow), self.files)
+        self.serve_thumbnail = ServeThumbnailHandler(UnitOfWorkAccess(self.uow), self.files)
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
         self.sweep = SweepHandler(

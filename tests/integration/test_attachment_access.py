@@ -1,0 +1,166 @@
+"""One contract for `AttachmentAccess` (the downloads' access check, read outside any unit of work),
+over every adapter: a unit of work of its own on memory, SQLite and PostgreSQL, and SQLite read
+inline on the loop's thread. Writes go through the unit of work, as the service makes them."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import anyio
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory import InMemoryUnitOfWorkFactory
+from adapters.sql.database import create_engine, session_maker
+from adapters.sql.sqlite_access import SqliteAttachmentAccess, shares_file
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from application.access import UnitOfWorkAccess
+from application.ports import AttachmentAccess, UnitOfWorkFactory
+from tests.integration.test_repository_contract import add, attachment, group, post
+
+
+@dataclass
+class Backend:
+    uow: UnitOfWorkFactory
+    access: AttachmentAccess
+    engine: AsyncEngine | None = None
+    sqlite_path: str | None = None
+
+
+@pytest.fixture(
+    params=["memory", "sqlite", "sqlite-inline", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    if request.param == "memory":
+        uow = InMemoryUnitOfWorkFactory()
+        yield Backend(uow, UnitOfWorkAccess(uow))
+        return
+    url = request.getfixturevalue("postgres_url" if request.param == "postgres" else "sqlite_url")
+    engine = create_engine(url)
+    sql_uow = SqlUnitOfWorkFactory(session_maker(engine))
+    inline = (
+        SqliteAttachmentAccess(url, UnitOfWorkAccess(sql_uow)) if request.param == "sqlite-inline" else None
+    )
+    try:
+        yield Backend(
+            sql_uow,
+            inline or UnitOfWorkAccess(sql_uow),
+            engine,
+            make_url(url).database if request.param.startswith("sqlite") else None,
+        )
+    finally:
+        if inline is not None:
+            inline.close()
+        await engine.dispose()
+
+
+async def test_members_see_an_attachment_others_are_told_they_are_not(backend: Backend) -> None:
+    conversation = group("alice", "bob")
+    await add(backend.uow, conversation)
+    message = await post(backend.uow, conversation)
+    attached = attachment(message)
+    draft = replace(attachment(message, uploader="carol"), message_id=None)
+    async with backend.uow() as tx:
+        await tx.attachments.add(attached)
+        await tx.attachments.add(draft)
+        await tx.commit()
+    for viewer, member in (("alice", True), ("bob", True), ("carol", False)):
+        by_id = await backend.access.seen_by(viewer, attachment_id=attached.id)
+        by_name = await backend.access.seen_by(viewer, filename=attached.filename)
+        assert by_id is not None
+        assert by_name is not None
+        assert (by_id.attachment, by_id.viewer_is_member) == (attached, member)
+        assert (by_name.attachment, by_name.viewer_is_member) == (attached, member)
+    seen_draft = await backend.access.seen_by("carol", filename=draft.filename)
+    assert seen_draft is not None
+    assert (seen_draft.attachment, seen_draft.viewer_is_member) == (draft, False)
+    assert await backend.access.seen_by("alice", attachment_id=uuid.uuid4()) is None
+    assert await backend.access.seen_by("alice", filename=f"{uuid.uuid4()}.png") is None
+
+
+async def test_what_is_committed_is_read_at_once(backend: Backend) -> None:
+    """A member removed, or a file deleted, loses its access with the commit: no read is cached."""
+    conversation = group("alice", "bob")
+    await add(backend.uow, conversation)
+    message = await post(backend.uow, conversation)
+    attached = attachment(message)
+    async with backend.uow() as tx:
+        await tx.attachments.add(attached)
+        await tx.commit()
+    seen = await backend.access.seen_by("bob", filename=attached.filename)
+    assert seen is not None
+    assert seen.viewer_is_member
+    async with backend.uow() as tx:
+        await tx.conversations.remove_member(conversation.id, "bob")
+        assert await backend.access.seen_by("bob", filename=attached.filename) == seen  # not yet
+        await tx.commit()
+    after = await backend.access.seen_by("bob", filename=attached.filename)
+    assert after is not None
+    assert not after.viewer_is_member
+    async with backend.uow() as tx:
+        await tx.attachments.delete(attached.id)
+        await tx.commit()
+    assert await backend.access.seen_by("alice", filename=attached.filename) is None
+
+
+async def test_a_locked_database_is_waited_for_without_stopping_the_loop(backend: Backend) -> None:
+    """Another connection writes with SQLite's exclusive lock on a database that left WAL mode
+    (readers wait for such a lock, and SQLite calls their busy handler): the check answers once the
+    lock goes, and the event loop runs on meanwhile."""
+    if backend.sqlite_path is None or backend.engine is None:
+        pytest.skip("a SQLite file's lock")
+    conversation = group("alice", "bob")
+    await add(backend.uow, conversation)
+    message = await post(backend.uow, conversation)
+    attached = attachment(message)
+    async with backend.uow() as tx:
+        await tx.attachments.add(attached)
+        await tx.commit()
+    await backend.engine.dispose()  # its idle connections would keep the lock from being taken
+    locker = sqlite3.connect(backend.sqlite_path, isolation_level=None)
+    locker.execute("PRAGMA journal_mode=DELETE")
+    locker.execute("BEGIN EXCLUSIVE")
+    beats: list[float] = []
+    answered = anyio.Event()
+
+    async def heartbeat() -> None:
+        while not answered.is_set():
+            beats.append(time.monotonic())
+            await anyio.sleep(0.01)
+
+    async def release() -> None:
+        await anyio.sleep(0.5)
+        locker.execute("ROLLBACK")
+
+    try:
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(heartbeat)
+                tasks.start_soon(release)
+                await anyio.sleep(0.05)  # both running before the check starts
+                started = time.monotonic()
+                seen = await backend.access.seen_by("bob", attachment_id=attached.id)
+                waited = time.monotonic() - started
+                answered.set()
+    finally:
+        locker.close()
+    assert seen is not None
+    assert seen.viewer_is_member
+    assert waited >= 0.4  # it did wait for the lock...
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
+    assert max(gaps) < 0.25, f"the loop stood still for {max(gaps):.2f} s"  # ...without stopping the loop
+
+
+def test_only_a_file_is_shared_with_another_connection() -> None:
+    assert shares_file("sqlite+aiosqlite:///data/chat.db")
+    assert shares_file("sqlite+aiosqlite:////tmp/x/chat.db")
+    assert not shares_file("sqlite+aiosqlite://")
+    assert not shares_file("sqlite+aiosqlite:///:memory:")
+    assert not shares_file("sqlite+aiosqlite:///file:one?mode=memory&cache=shared&uri=true")
+    assert not shares_file("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
