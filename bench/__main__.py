@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -80,51 +81,90 @@ def _downloads(
     workdir: Path, service: Service, auth: dict[str, str], stored: str, source: Path, started: float
 ) -> dict[str, object]:
     """The stored file `stored` (uploaded from `source`) downloaded from the service, from nginx
-    alone (the same file hard-linked into a root) and from nginx in front of a second service
-    process (the same database, files and secret, ACCEL_REDIRECT_PREFIX set, the repository's
-    template), taking turns."""
+    alone (the same file hard-linked into a root), from nginx in front of a second service process
+    (the same database, files and secret, ACCEL_REDIRECT_PREFIX set, the repository's template),
+    and, when PostgreSQL answers, from nginx in front of a service on PostgreSQL (production's
+    database: the same file uploaded to it), all taking turns."""
     file_path = f"/api/v1/media/files/{stored}"
     peers = {"service_download": download.Peer(service.port, file_path, auth)}
     results: dict[str, object] = {}
     binary = nginx_binary()
-    nginx: Nginx | None = None
-    behind: Service | None = None
-    front: Nginx | None = None
+    servers: list[Service | Nginx] = []
+    fronts: list[tuple[Service, Nginx]] = []
     try:
-        if binary is None:
-            print(f"nginx is not on PATH: its figures are skipped. Install it with:\n  {INSTALL_HINT}")
-        else:
-            _step("nginx alone (the same file hard-linked into a root), and nginx -> service", started)
-            root = make_root(workdir / "nginx-root", [service.upload_dir / stored], {})
-            nginx = start_static(binary, root, workdir / "nginx")
-            peers["nginx_download"] = download.Peer(nginx.port, f"/{stored}", {})
-            shared = {k: service.env[k] for k in ("DATABASE_URL", "UPLOAD_DIR", "JWT_SECRET")}
-            behind = start_service(
-                workdir / "behind-nginx", {**shared, "ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX}
+        with ExitStack() as databases:
+            if binary is None:
+                print(f"nginx is not on PATH: its figures are skipped. Install it with:\n  {INSTALL_HINT}")
+            else:
+                _step("nginx alone (the same file hard-linked into a root), and nginx -> service", started)
+                root = make_root(workdir / "nginx-root", [service.upload_dir / stored], {})
+                nginx = start_static(binary, root, workdir / "nginx")
+                servers.append(nginx)
+                peers["nginx_download"] = download.Peer(nginx.port, f"/{stored}", {})
+                shared = {k: service.env[k] for k in ("DATABASE_URL", "UPLOAD_DIR", "JWT_SECRET")}
+                behind = start_service(
+                    workdir / "behind-nginx", {**shared, "ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX}
+                )
+                servers.append(behind)
+                front = start_front(
+                    binary,
+                    workdir / "front",
+                    upstream=behind.port,
+                    upload_dir=service.upload_dir,
+                    prefix=ACCEL_PREFIX,
+                )
+                servers.append(front)
+                fronts.append((behind, front))
+                download.handed_over(behind.port, file_path, auth)
+                peers["front_download"] = download.Peer(front.port, file_path, auth)
+                reason = postgres.unavailable()
+                if reason is None:
+                    _step("nginx -> service on PostgreSQL (the same file uploaded to it)", started)
+                    url = databases.enter_context(postgres.fresh_database())
+                    on_pg = start_service(
+                        workdir / "behind-nginx-pg",
+                        {"DATABASE_URL": url, "ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX},
+                    )
+                    servers.append(on_pg)
+                    token = on_pg.token("bench-alice")
+                    api = Api(on_pg, token)
+                    try:
+                        message = api.message(api.conversation(), "bench downloads")
+                        _, uploaded = upload.upload_once(on_pg, token, message, source)
+                    finally:
+                        api.close()
+                    pg_path = f"/api/v1/media/files/{uploaded['filename']}"
+                    pg_auth = {"Authorization": f"Bearer {token}"}
+                    pg_front = start_front(
+                        binary,
+                        workdir / "front-pg",
+                        upstream=on_pg.port,
+                        upload_dir=on_pg.upload_dir,
+                        prefix=ACCEL_PREFIX,
+                    )
+                    servers.append(pg_front)
+                    fronts.append((on_pg, pg_front))
+                    download.handed_over(on_pg.port, pg_path, pg_auth)
+                    peers["front_download_postgres"] = download.Peer(pg_front.port, pg_path, pg_auth)
+                else:
+                    print(f"nginx -> service on PostgreSQL is skipped: {reason}")
+            _step(
+                f"downloading 50 MiB from {', '.join(peers)}, taking turns: x{DOWNLOAD_RUNS} each way, "
+                f"then ranged {RANGED_ROUNDS} x {RANGED_SECONDS} s each",
+                started,
             )
-            front = start_front(
-                binary,
-                workdir / "front",
-                upstream=behind.port,
-                upload_dir=service.upload_dir,
-                prefix=ACCEL_PREFIX,
-            )
-            download.handed_over(behind.port, file_path, auth)
-            peers["front_download"] = download.Peer(front.port, file_path, auth)
-        _step(
-            f"downloading 50 MiB from {', '.join(peers)}, taking turns: x{DOWNLOAD_RUNS} each way, "
-            f"then ranged {RANGED_ROUNDS} x {RANGED_SECONDS} s each",
-            started,
-        )
-        results.update(download.interleaved(peers, source, DOWNLOAD_RUNS, RANGED_ROUNDS, RANGED_SECONDS))
-        if front is not None and behind is not None:
-            results["front_log_problems"] = behind.log_problems() + [
-                line for line in front.errors().splitlines() if "[error]" in line or "[alert]" in line
+            results.update(download.interleaved(peers, source, DOWNLOAD_RUNS, RANGED_ROUNDS, RANGED_SECONDS))
+            results["front_log_problems"] = [
+                line
+                for behind, front in fronts
+                for line in behind.log_problems()
+                + [x for x in front.errors().splitlines() if "[error]" in x or "[alert]" in x]
             ]
-    finally:
-        for server in (front, behind, nginx):
-            if server is not None:
+            for server in reversed(servers):  # before the database is dropped
                 server.stop()
+    finally:
+        for server in reversed(servers):
+            server.stop()
     return results
 
 

@@ -135,7 +135,11 @@ def _download_rows(r: dict[str, Any]) -> list[Row]:
     peer = "nginx alone, sendfile, 1 worker" if nginx else "nginx (not installed)"
     runs = len(r["service_download"]["whole"]["mb_s_runs"])
     rows = []
-    for source, how in (("service_download", "service alone"), ("front_download", "nginx -> service")):
+    for source, how in (
+        ("service_download", "service alone"),
+        ("front_download", "nginx -> service"),
+        ("front_download_postgres", "nginx -> service on PostgreSQL"),
+    ):
         mine = r.get(source)
         if mine is None:
             continue
@@ -160,6 +164,8 @@ def _download_rows(r: dict[str, Any]) -> list[Row]:
                 )
             )
         ranged, theirs_ranged = mine["ranged"], nginx["ranged"] if nginx else None
+        # No target: #2's is the 50 MB download. A 1 MiB answer takes nginx ~0.4 ms, so this rate
+        # is mostly the service's cost per request (its access check), as the listing's is.
         rows.append(
             Row(
                 f"Ranged GET bytes=0-1048575, {how}, 4 conns",
@@ -168,12 +174,8 @@ def _download_rows(r: dict[str, Any]) -> list[Row]:
                 "—"
                 if theirs_ranged is None
                 else f"{_rate(theirs_ranged)} ({how} {ratio(ranged['req_s'], theirs_ranged['req_s'])})",
-                target,
-                verdict(
-                    None
-                    if theirs_ranged is None
-                    else ranged["req_s"] >= DOWNLOAD_SHARE * theirs_ranged["req_s"]
-                ),
+                "none set (per-request cost)",
+                verdict(None),
             )
         )
     return rows
@@ -219,6 +221,7 @@ def _spread(runs: list[float]) -> str:
 _SOURCES = (
     ("service_download", "service"),
     ("front_download", "nginx -> service"),
+    ("front_download_postgres", "nginx -> service on PostgreSQL"),
     ("nginx_download", "nginx"),
 )
 

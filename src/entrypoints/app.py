@@ -26,12 +26,11 @@ from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.memory import SystemClock
 from adapters.sniffing import FiletypeSniffer
+from adapters.sql.access import attachment_access
 from adapters.sql.database import check_database, create_engine, session_maker
-from adapters.sql.sqlite_access import SqliteAttachmentAccess, shares_file
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.tokens import JwtVerifier
 from adapters.video_ffmpeg import FfmpegVideoProcessor
-from application.access import UnitOfWorkAccess
 from application.ports import Broadcaster, FileStore
 from application.sweep import SweepHandler, SweepReport
 from domain.attachment import MediaKind
@@ -86,15 +85,11 @@ def create_app(
     if not videos.available:
         log.warning("ffmpeg/ffprobe not found on PATH: videos get no poster, size or duration")
     uow = SqlUnitOfWorkFactory(session_maker(engine))
-    # On a SQLite file the downloads' access check reads on the loop's thread (sqlite_access.py).
-    inline = (
-        SqliteAttachmentAccess(settings.database_url, UnitOfWorkAccess(uow))
-        if shares_file(settings.database_url)
-        else None
-    )
+    # The downloads' access check, read apart from the units of work (adapters/sql/access.py).
+    access = attachment_access(settings.database_url, uow)
     use_cases = build_use_cases(
         uow=uow,
-        access=inline,
+        access=access,
         files=store,
         partials=LocalPartialStore(settings.upload_dir / RESUMABLE_DIR),
         sniffer=FiletypeSniffer(),
@@ -151,8 +146,8 @@ def create_app(
                         await task
             await hub.close_all()
             await started.aclose()
-            if inline is not None:
-                inline.close()
+            if access is not None:
+                await access.close()
             await engine.dispose()
 
     @get("/health", summary="Ready when the database and the file store answer", tags=["operations"])

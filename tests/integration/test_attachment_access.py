@@ -12,16 +12,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 import anyio
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory import InMemoryUnitOfWorkFactory
+from adapters.sql.access import AutocommitAttachmentAccess, SqliteAttachmentAccess, shares_file
 from adapters.sql.database import create_engine, session_maker
-from adapters.sql.sqlite_access import SqliteAttachmentAccess, shares_file
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.access import UnitOfWorkAccess
 from application.ports import AttachmentAccess, UnitOfWorkFactory
+from domain.attachment import Attachment
+from tests.databases import PG_HOST, PG_PORT, PG_USER
 from tests.integration.test_repository_contract import add, attachment, group, post
 
 
@@ -29,35 +32,69 @@ from tests.integration.test_repository_contract import add, attachment, group, p
 class Backend:
     uow: UnitOfWorkFactory
     access: AttachmentAccess
+    url: str | None = None
     engine: AsyncEngine | None = None
-    sqlite_path: str | None = None
 
 
-@pytest.fixture(
-    params=["memory", "sqlite", "sqlite-inline", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    if request.param == "memory":
+async def open_backend(request: pytest.FixtureRequest, name: str) -> AsyncIterator[Backend]:
+    if name == "memory":
         uow = InMemoryUnitOfWorkFactory()
         yield Backend(uow, UnitOfWorkAccess(uow))
         return
-    url = request.getfixturevalue("postgres_url" if request.param == "postgres" else "sqlite_url")
+    url = request.getfixturevalue("postgres_url" if name.startswith("postgres") else "sqlite_url")
     engine = create_engine(url)
     sql_uow = SqlUnitOfWorkFactory(session_maker(engine))
-    inline = (
-        SqliteAttachmentAccess(url, UnitOfWorkAccess(sql_uow)) if request.param == "sqlite-inline" else None
+    own: SqliteAttachmentAccess | AutocommitAttachmentAccess | None = (
+        SqliteAttachmentAccess(url, UnitOfWorkAccess(sql_uow))
+        if name == "sqlite-inline"
+        else AutocommitAttachmentAccess(url)
+        if name == "postgres-autocommit"
+        else None
     )
     try:
-        yield Backend(
-            sql_uow,
-            inline or UnitOfWorkAccess(sql_uow),
-            engine,
-            make_url(url).database if request.param.startswith("sqlite") else None,
-        )
+        yield Backend(sql_uow, own or UnitOfWorkAccess(sql_uow), url, engine)
     finally:
-        if inline is not None:
-            inline.close()
+        if own is not None:
+            await own.close()
         await engine.dispose()
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        "sqlite-inline",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("postgres-autocommit", marks=pytest.mark.postgres),
+    ]
+)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    async for opened in open_backend(request, request.param):
+        yield opened
+
+
+@pytest.fixture(params=["sqlite", "sqlite-inline"])
+async def sqlite_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    async for opened in open_backend(request, request.param):
+        yield opened
+
+
+@pytest.fixture(params=[pytest.param("postgres-autocommit", marks=pytest.mark.postgres)])
+async def postgres_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    async for opened in open_backend(request, request.param):
+        yield opened
+
+
+async def attached_file(backend: Backend) -> Attachment:
+    """A file attached to a message of a group of alice and bob, committed."""
+    conversation = group("alice", "bob")
+    await add(backend.uow, conversation)
+    message = await post(backend.uow, conversation)
+    attached = attachment(message)
+    async with backend.uow() as tx:
+        await tx.attachments.add(attached)
+        await tx.commit()
+    return attached
 
 
 async def test_members_see_an_attachment_others_are_told_they_are_not(backend: Backend) -> None:
@@ -109,21 +146,16 @@ async def test_what_is_committed_is_read_at_once(backend: Backend) -> None:
     assert await backend.access.seen_by("alice", filename=attached.filename) is None
 
 
-async def test_a_locked_database_is_waited_for_without_stopping_the_loop(backend: Backend) -> None:
+async def test_a_locked_database_is_waited_for_without_stopping_the_loop(sqlite_backend: Backend) -> None:
     """Another connection writes with SQLite's exclusive lock on a database that left WAL mode
     (readers wait for such a lock, and SQLite calls their busy handler): the check answers once the
     lock goes, and the event loop runs on meanwhile."""
-    if backend.sqlite_path is None or backend.engine is None:
-        pytest.skip("a SQLite file's lock")
-    conversation = group("alice", "bob")
-    await add(backend.uow, conversation)
-    message = await post(backend.uow, conversation)
-    attached = attachment(message)
-    async with backend.uow() as tx:
-        await tx.attachments.add(attached)
-        await tx.commit()
+    backend = sqlite_backend
+    assert backend.engine is not None
+    assert backend.url is not None
+    attached = await attached_file(backend)
     await backend.engine.dispose()  # its idle connections would keep the lock from being taken
-    locker = sqlite3.connect(backend.sqlite_path, isolation_level=None)
+    locker = sqlite3.connect(str(make_url(backend.url).database), isolation_level=None)
     locker.execute("PRAGMA journal_mode=DELETE")
     locker.execute("BEGIN EXCLUSIVE")
     beats: list[float] = []
@@ -164,3 +196,25 @@ def test_only_a_file_is_shared_with_another_connection() -> None:
     assert not shares_file("sqlite+aiosqlite:///:memory:")
     assert not shares_file("sqlite+aiosqlite:///file:one?mode=memory&cache=shared&uri=true")
     assert not shares_file("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def test_a_connection_the_server_dropped_costs_a_retry_not_an_error(postgres_backend: Backend) -> None:
+    """The autocommit pool does not ping its connections: after the server ended every one of them
+    (a restart, a failover), the next check still answers."""
+    backend = postgres_backend
+    assert backend.url is not None
+    attached = await attached_file(backend)
+    first = await backend.access.seen_by("bob", filename=attached.filename)
+    assert first is not None
+    database = str(make_url(backend.url).database)
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=database)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert ended >= 1  # the access pool's connection among them
+    again = await backend.access.seen_by("bob", filename=attached.filename)
+    assert again == first
