@@ -40,7 +40,7 @@ from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.auth import bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
-from entrypoints.http.media import MediaController
+from entrypoints.http.media import Downloads, MediaController
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.tus import TusController
@@ -105,12 +105,14 @@ def create_app(
         resumable_ttl=timedelta(seconds=settings.resumable_ttl),
     )
     hub = SocketHub(verifier=verifier, queries=use_cases.queries)
-    presigned = (
-        PresignedDownloads(store, settings.s3.presign_ttl)
+    downloads = Downloads(
+        use_cases.serve_media,
+        use_cases.serve_thumbnail,
+        presigned=PresignedDownloads(store, settings.s3.presign_ttl)
         if settings.s3 is not None and settings.s3.presigned_downloads and isinstance(store, S3FileStore)
-        else None
+        else None,
+        accel=AccelRedirect(settings.accel_redirect_prefix) if settings.accel_redirect_prefix else None,
     )
-    accel = AccelRedirect(settings.accel_redirect_prefix) if settings.accel_redirect_prefix else None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -173,8 +175,7 @@ def create_app(
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "hub": Provide(lambda: hub, use_cache=True, sync_to_thread=False),
-            "presigned": Provide(lambda: presigned, use_cache=True, sync_to_thread=False),
-            "accel": Provide(lambda: accel, use_cache=True, sync_to_thread=False),
+            "downloads": Provide(lambda: downloads, use_cache=True, sync_to_thread=False),
         },
         stores={"rate_limit": rate_limit_store(settings.redis_url)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, HttpMethod, Response, delete, get, post, route
@@ -21,6 +22,18 @@ from entrypoints.http.multipart_form import StreamingForm
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.schemas import AttachmentOut, attachment_out
 from entrypoints.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Downloads:
+    """What the two download routes need, as one dependency: Litestar resolves two or more of a
+    handler's dependencies in a task group of their own, a task each (litestar#4563), which cost
+    0.15-0.25 ms of every download's answer here."""
+
+    files: ServeMediaHandler
+    thumbnails: ServeThumbnailHandler
+    presigned: PresignedDownloads | None = None  # S3_PRESIGNED_DOWNLOADS
+    accel: AccelRedirect | None = None  # ACCEL_REDIRECT_PREFIX
 
 
 class MediaController(Controller):
@@ -52,16 +65,14 @@ class MediaController(Controller):
         "With S3_PRESIGNED_DOWNLOADS=true, a GET answers 307 to a short-lived URL of the object store.",
     )
     async def serve(
-        self,
-        request: AuthRequest,
-        filename: FromPath[str],
-        serve_media: NamedDependency[ServeMediaHandler],
-        presigned: NamedDependency[PresignedDownloads | None],
-        accel: NamedDependency[AccelRedirect | None],
+        self, request: AuthRequest, filename: FromPath[str], downloads: NamedDependency[Downloads]
     ) -> Response[Any]:
-        if presigned is not None and request.method == HttpMethod.GET:
-            return await presigned.redirect(await serve_media.attachment(request.user.id, filename))
-        response: FileResponse = await download_response(serve_media(request.user.id, filename), accel=accel)
+        serve_media = downloads.files
+        if downloads.presigned is not None and request.method == HttpMethod.GET:
+            return await downloads.presigned.redirect(await serve_media.attachment(request.user.id, filename))
+        response: FileResponse = await download_response(
+            serve_media(request.user.id, filename), accel=downloads.accel
+        )
         return response
 
     @route(
@@ -71,13 +82,9 @@ class MediaController(Controller):
         description="404 for an unknown id, a caller who may not see the file, and a file without one.",
     )
     async def thumbnail(
-        self,
-        request: AuthRequest,
-        media_id: FromPath[uuid.UUID],
-        serve_thumbnail: NamedDependency[ServeThumbnailHandler],
-        accel: NamedDependency[AccelRedirect | None],
+        self, request: AuthRequest, media_id: FromPath[uuid.UUID], downloads: NamedDependency[Downloads]
     ) -> FileResponse:
-        return await download_response(serve_thumbnail(request.user.id, media_id), accel=accel)
+        return await download_response(downloads.thumbnails(request.user.id, media_id), accel=downloads.accel)
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")
     async def of_message(
