@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.access import visible
 from application.ports import AttachmentAccess, FileStore, OpenFile
@@ -19,11 +20,12 @@ from domain.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Download:
-    """An open file and what to say about it: the attachment's own bytes, or its thumbnail's."""
+class Checked:
+    """A file the caller may see, known from its row before any byte of it is read: the
+    attachment's own bytes, or its thumbnail's. Stored files never change: the attachment's
+    creation is when its bytes (and its thumbnail's) were last modified."""
 
     attachment: Attachment
-    file: OpenFile
     thumbnail: bool = False
 
     @property
@@ -40,46 +42,72 @@ class Download:
         assert digest is not None
         return digest
 
+    @property
+    def stored_name(self) -> str:
+        name = self.attachment.thumbnail_filename if self.thumbnail else self.attachment.filename
+        assert name is not None
+        return name
 
-class ServeMediaHandler:
-    """Rules: the name must be one the service gives (a UUID and an extension: anything else,
-    traversal included, is no file); the file is served only through its row, to members of the
-    row's conversation; everyone else, and every unknown name, gets the same NotFound. The access
-    check comes before the store is touched, and the database is released before bytes flow."""
+    @property
+    def size(self) -> int | None:
+        """The bytes' size as the row holds it; None for a thumbnail (its row holds no size)."""
+        return None if self.thumbnail else self.attachment.size
 
+    @property
+    def modified_at(self) -> datetime:
+        return self.attachment.created_at
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Download(Checked):
+    """A checked file, open."""
+
+    file: OpenFile
+
+
+class _Serving:
     def __init__(self, access: AttachmentAccess, files: FileStore) -> None:
         self._access = access
         self._files = files
 
     @asynccontextmanager
-    async def __call__(self, user_id: str, filename: str) -> AsyncIterator[Download]:
-        attachment = await self.attachment(user_id, filename)
-        async with self._files.open(attachment.filename) as file:
-            yield Download(attachment=attachment, file=file)
+    async def open(self, checked: Checked) -> AsyncIterator[Download]:
+        """The checked file, open until the block ends (NotFound if it is gone meanwhile)."""
+        async with self._files.open(checked.stored_name) as file:
+            yield Download(attachment=checked.attachment, thumbnail=checked.thumbnail, file=file)
 
-    async def attachment(self, user_id: str, filename: str) -> Attachment:
-        """The access check alone, for a caller that sends the bytes some other way (a presigned
-        URL): the same rules, the same NotFound, and the store is not touched."""
+
+class ServeMediaHandler(_Serving):
+    """Rules: the name must be one the service gives (a UUID and an extension: anything else,
+    traversal included, is no file); the file is served only through its row, to members of the
+    row's conversation; everyone else, and every unknown name, gets the same NotFound. The access
+    check comes before the store is touched (`check`: a caller that sends the bytes some other way,
+    a presigned URL or nginx, never touches it), and no unit of work is held while bytes flow."""
+
+    @asynccontextmanager
+    async def __call__(self, user_id: str, filename: str) -> AsyncIterator[Download]:
+        async with self.open(await self.check(user_id, filename)) as download:
+            yield download
+
+    async def check(self, user_id: str, filename: str) -> Checked:
         if not is_stored_name(filename):
             raise NotFound("No such file.")
-        return visible(await self._access.seen_by(user_id, filename=filename), user_id)
+        return Checked(attachment=visible(await self._access.seen_by(user_id, filename=filename), user_id))
 
 
-class ServeThumbnailHandler:
+class ServeThumbnailHandler(_Serving):
     """Rules: the file's own: members of the attachment's conversation see its thumbnail; everyone
     else and every unknown id get the same NotFound, before the store is touched. A member asking
     for a thumbnail that was never made (a document, an image that did not decode) gets a NotFound
     that says so: they may know the file is there."""
 
-    def __init__(self, access: AttachmentAccess, files: FileStore) -> None:
-        self._access = access
-        self._files = files
-
     @asynccontextmanager
     async def __call__(self, user_id: str, media_id: uuid.UUID) -> AsyncIterator[Download]:
+        async with self.open(await self.check(user_id, media_id)) as download:
+            yield download
+
+    async def check(self, user_id: str, media_id: uuid.UUID) -> Checked:
         attachment = visible(await self._access.seen_by(user_id, attachment_id=media_id), user_id)
-        thumbnail = attachment.thumbnail_filename
-        if thumbnail is None:
+        if attachment.thumbnail_filename is None:
             raise NotFound("This file has no thumbnail.")
-        async with self._files.open(thumbnail) as file:
-            yield Download(attachment=attachment, file=file, thumbnail=True)
+        return Checked(attachment=attachment, thumbnail=True)

@@ -20,6 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters import broadcast
+from adapters.files.local import LocalFileStore
 from adapters.files.partials import LocalPartialStore
 from adapters.files.s3 import S3FileStore
 from adapters.media_pillow import PillowImageProcessor
@@ -111,7 +112,11 @@ def create_app(
         presigned=PresignedDownloads(store, settings.s3.presign_ttl)
         if settings.s3 is not None and settings.s3.presigned_downloads and isinstance(store, S3FileStore)
         else None,
-        accel=AccelRedirect(settings.accel_redirect_prefix) if settings.accel_redirect_prefix else None,
+        # nginx sends what lies under UPLOAD_DIR (settings refuse the prefix with S3); the check
+        # then answers without opening the file, so the store must be the directory nginx reads.
+        accel=AccelRedirect(settings.accel_redirect_prefix)
+        if settings.accel_redirect_prefix and isinstance(store, LocalFileStore)
+        else None,
     )
 
     @asynccontextmanager

@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 from adapters.files.local import LocalFileStore
 from adapters.memory import InMemoryFileStore
 from application.ports import FileStore, OpenFile
-from application.serve_media import Download
+from application.serve_media import Checked, Download
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.errors import NotFound, StorageUnavailable
 from entrypoints.http.accel import AccelRedirect
@@ -43,6 +43,7 @@ class Served:
     open_now: int = 0
     opened: int = 0
     seen: list[OpenFile] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def extension(self) -> str:
@@ -59,36 +60,35 @@ class Served:
             finally:
                 self.open_now -= 1
 
+    @asynccontextmanager
+    async def open_download(self, checked: Checked) -> AsyncIterator[Download]:
+        async with self.open() as file:
+            yield Download(attachment=checked.attachment, file=file)
+
 
 def make_app(served: Served, accel: AccelRedirect | None = None) -> Litestar:
     @route("/f", http_method=["GET", "HEAD"])
-    async def serve() -> FileResponse:
+    async def serve(request: Request[Any, Any, Any]) -> FileResponse:
+        checked = Checked(attachment=attachment(served))
+        return await download_response(request, checked, served.open_download, accel=accel)
+
+    @route("/opened", http_method=["GET", "HEAD"])
+    async def opened(request: Request[Any, Any, Any]) -> FileResponse:
+        """A response made directly around a file opened by hand."""
         async with AsyncExitStack() as stack:
             file = await stack.enter_async_context(served.open())
             return FileResponse(
+                Checked(attachment=attachment(served)),
                 file,
-                content_type=served.content_type,
-                extension=served.extension,
-                original_name=served.original_name,
-                sha256=SHA,
+                size=file.size,
                 closing=stack.pop_all(),
-                stored_name=served.name,
                 accel=accel,
             )
-
-    @route("/download", http_method=["GET", "HEAD"])
-    async def download() -> FileResponse:
-        @asynccontextmanager
-        async def opening() -> AsyncIterator[Download]:
-            async with served.open() as file:
-                yield Download(attachment=attachment(served), file=file)
-
-        return await download_response(opening())
 
     def not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[str]:
         return Response(str(exc), status_code=404)
 
-    return Litestar([serve, download], exception_handlers={NotFound: not_found}, openapi_config=None)
+    return Litestar([serve, opened], exception_handlers={NotFound: not_found}, openapi_config=None)
 
 
 def attachment(served: Served) -> Attachment:
@@ -102,7 +102,7 @@ def attachment(served: Served) -> Attachment:
         kind=MediaKind.DOCUMENT,
         size=len(BODY),
         sha256=SHA,
-        created_at=datetime.now(UTC),
+        created_at=served.created_at,
     )
 
 
@@ -127,8 +127,7 @@ async def client(served: Served) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 async def last_modified(served: Served) -> datetime:
-    async with served.store.open(served.name) as file:
-        return file.modified_at
+    return served.created_at  # a stored file's bytes last changed when its attachment was made
 
 
 async def test_a_whole_file_with_every_download_header(
@@ -290,10 +289,10 @@ async def test_text_keeps_its_one_charset() -> None:
     assert r.headers["content-disposition"].startswith("attachment;")
 
 
-async def test_download_response_serves_a_download_and_closes_it(
+async def test_download_response_opens_the_file_once_and_closes_it(
     client: AsyncTestClient[Litestar], served: Served
 ) -> None:
-    r = await client.get("/download", headers={"Range": "bytes=1-2"})
+    r = await client.get("/f", headers={"Range": "bytes=1-2"})
     assert (r.status_code, r.content) == (206, BODY[1:3])
     assert served.opened == 1
     assert served.open_now == 0
@@ -301,8 +300,8 @@ async def test_download_response_serves_a_download_and_closes_it(
 
 async def test_a_missing_file_is_an_ordinary_404(client: AsyncTestClient[Litestar], served: Served) -> None:
     await served.store.delete(served.name)
-    assert (await client.get("/download")).status_code == 404
     assert (await client.get("/f")).status_code == 404
+    assert (await client.get("/opened")).status_code == 404
     assert served.open_now == 0
 
 
@@ -457,14 +456,16 @@ async def test_with_accel_redirect_a_get_is_handed_to_nginx_with_no_body(local_s
     direct = await call(app, scope())  # not through nginx: the bytes, by pathsend
     assert [m["type"] for m in direct] == ["http.response.start", "http.response.pathsend"]
     assert dict(head[0]["headers"])[b"content-length"] == str(len(BODY)).encode()
+    assert local_served.opened == 2  # HEAD's and the direct GET's: what nginx sends is not opened here
     assert local_served.open_now == 0
 
 
-async def test_with_accel_redirect_a_file_off_this_disk_is_still_streamed() -> None:
+async def test_with_accel_redirect_an_open_file_off_this_disk_is_still_streamed() -> None:
     store = InMemoryFileStore()
     served = Served(store, await publish(store, BODY, "png"))
     sent = await call(
-        make_app(served, AccelRedirect("/_stored/")), scope(headers={"X-Sendfile-Type": "X-Accel-Redirect"})
+        make_app(served, AccelRedirect("/_stored/")),
+        {**scope(headers={"X-Sendfile-Type": "X-Accel-Redirect"}), "path": "/opened", "raw_path": b"/opened"},
     )
     assert b"x-accel-redirect" not in dict(sent[0]["headers"])
     assert b"".join(m.get("body", b"") for m in sent[1:]) == BODY

@@ -35,6 +35,11 @@ PART = "part/"
 _PLAIN_RANGE = re.compile(r"bytes=(?:[0-9]{1,18}-[0-9]{0,18}|-[0-9]{1,18})", re.IGNORECASE)
 _NGINX_ANSWERS = ("if-match", "if-unmodified-since")
 ASKED_BY = ("x-sendfile-type", "X-Accel-Redirect")  # the request header the template sets
+# nginx keeps these of an X-Accel-Redirect answer on whatever it answers next, its 404 for a file
+# gone from disk included; renamed, they reach the client through the template's add_header, which
+# applies to a success alone.
+KEPT_BY_NGINX = ("Content-Disposition", "Cache-Control", "Accept-Ranges")
+RENAMED = "X-Served-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +72,10 @@ class AccelRedirect:
         if if_range and if_range not in ([etag], [last_modified]):
             return None
         return f"{self.prefix}{PART}{filename}"
+
+    @staticmethod
+    def renamed(headers: dict[str, str]) -> dict[str, str]:
+        """The answer's headers with those nginx would keep under names of the template's own."""
+        return {
+            f"{RENAMED}{name}" if name in KEPT_BY_NGINX else name: value for name, value in headers.items()
+        }

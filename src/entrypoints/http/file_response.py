@@ -1,35 +1,34 @@
 """Serving one stored file: Range, 304, HEAD, pathsend and the download headers, which Litestar's
 `File` lacks.
 
-The store's `open()` context must outlive the handler, so the response owns it. A handler writes:
+The store's `open()` context must outlive the handler, so the response owns it. A handler checks
+access (the use case's `check`), then lets `download_response` open the file and build the answer:
 
     @route("/{filename:str}", http_method=["GET", "HEAD"])
     async def serve(
         self, request: AuthRequest, filename: str, serve_media: ServeMediaHandler
     ) -> FileResponse:
-        return await download_response(serve_media(request.user.id, filename))
+        checked = await serve_media.check(request.user.id, filename)
+        return await download_response(request, checked, serve_media.open)
 
-`download_response` enters the context (a NotFound raised there is an ordinary error answer) and
-hands it to the response, which closes it once the answer is over: after the last body message,
-after pathsend, when the client disconnects, or when sending fails. Without the Download use case:
+`download_response` enters the open context (a NotFound raised there is an ordinary error answer)
+and hands it to the response, which closes it once the answer is over: after the last body message,
+after pathsend, when the client disconnects, or when sending fails. A response that is built but
+never sent leaves the context to the garbage collector.
 
-    async with AsyncExitStack() as stack:
-        file = await stack.enter_async_context(store.open(name))
-        return FileResponse(file, content_type=..., extension=..., original_name=..., sha256=...,
-                            closing=stack.pop_all())
-
-A response that is built but never sent leaves the context to the garbage collector.
-
-With `accel` (ACCEL_REDIRECT_PREFIX) and the file's stored name, a GET answered 200 or 206 carries no
-body but an `X-Accel-Redirect` for nginx, which sends the bytes (entrypoints/http/accel.py).
+Every answer about a file is decided from its row (size, sha256, creation): the same ETag and
+Last-Modified whoever sends the bytes. With `accel` (ACCEL_REDIRECT_PREFIX), a GET answered 200 or
+206 carries no body but an `X-Accel-Redirect` for nginx, which sends the bytes
+(entrypoints/http/accel.py); such an answer is given without opening the file at all.
 """
 
 from __future__ import annotations
 
 import itertools
 import unicodedata
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
@@ -37,7 +36,7 @@ import anyio
 from litestar.response.base import ASGIResponse, Response
 
 from application.ports import OpenFile
-from application.serve_media import Download
+from application.serve_media import Checked, Download
 from domain.errors import StorageUnavailable
 from domain.policy import display_name, is_inline
 from entrypoints.http.accel import AccelRedirect
@@ -70,45 +69,116 @@ def content_disposition(original_name: str, extension: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to answer one request about a file: status, the headers that depend on the request, the
+    bytes to send (None: no body of ours), and nginx's target when nginx sends them."""
+
+    status: int
+    headers: dict[str, str]
+    body_slice: ByteRange | None
+    whole: bool
+    handed_over: str | None
+
+
 class FileResponse(Response[None]):
-    """A stored file as the answer to a GET or HEAD; `closing` is closed when the answer is over."""
+    """A checked file as the answer to a GET or HEAD; `closing` is closed when the answer is over.
+    `file` is None only for an answer that sends no byte of it (`plan(request).body_slice` None)."""
 
     def __init__(
         self,
-        file: OpenFile,
+        checked: Checked,
+        file: OpenFile | None,
         *,
-        content_type: str,
-        extension: str,
-        original_name: str,
-        sha256: str,
+        size: int,
         closing: AsyncExitStack | None = None,
         max_age: int = MAX_AGE,
         chunk_size: int = CHUNK_SIZE,
-        stored_name: str | None = None,
         accel: AccelRedirect | None = None,
     ) -> None:
         super().__init__(None)
         self.file = file
+        self.size = size
         self.closing = closing or AsyncExitStack()
         self.chunk_size = chunk_size
         # nginx can send only what lies on this machine's disk under the store's name.
-        self.accel = accel if stored_name is not None and file.local_path is not None else None
-        self.stored_name = stored_name
-        self.etag = f'"{sha256}"'
+        self.accel = accel if file is None or file.local_path is not None else None
+        self.stored_name = checked.stored_name
+        self.etag = f'"{checked.sha256}"'
+        self.modified_at = checked.modified_at
+        self._planned: tuple[Request[Any, Any, Any], Plan] | None = None
         self.headers.update(
             {
-                "Content-Type": content_type,  # as sniffed at upload; text already names its charset
+                "Content-Type": checked.content_type,  # as sniffed at upload; text names its charset
                 "X-Content-Type-Options": "nosniff",
                 "Content-Security-Policy": SANDBOX_CSP,
-                "Content-Disposition": content_disposition(original_name, extension),
+                "Content-Disposition": content_disposition(
+                    checked.attachment.original_name, checked.extension
+                ),
                 "Cache-Control": f"private, max-age={max_age}",
                 "Referrer-Policy": "no-referrer",
                 "Cross-Origin-Resource-Policy": "same-site",
                 "X-Robots-Tag": "noindex",
                 "ETag": self.etag,
-                "Last-Modified": http_date(file.modified_at),
+                "Last-Modified": http_date(self.modified_at),
                 "Accept-Ranges": "bytes",
             }
+        )
+
+    def plan(self, request: Request[Any, Any, Any]) -> Plan:
+        """The answer to `request` (worked out once for it)."""
+        if self._planned is None or self._planned[0] is not request:
+            self._planned = (request, self._plan(request))
+        return self._planned[1]
+
+    def _plan(self, request: Request[Any, Any, Any]) -> Plan:
+        asked = request.headers
+
+        def one(name: str) -> str | None:
+            values = asked.getall(name, [])
+            return ", ".join(values) if values else None
+
+        ranges = asked.getall("range", [])
+        decision = decide(
+            size=self.size,
+            etag=self.etag,
+            last_modified=self.modified_at,
+            range_header=ranges[0] if len(ranges) == 1 else None,  # several fields: ignored
+            if_range=one("if-range"),
+            if_none_match=one("if-none-match"),
+            if_modified_since=one("if-modified-since"),
+        )
+        answer: dict[str, str] = {}
+        if decision.status == 304:
+            answer["Content-Length"] = str(self.size)  # what a 200 would carry (RFC 9110 8.6)
+        else:
+            answer["Content-Length"] = str(decision.slice.length)
+        if decision.status == 206:
+            answer["Content-Range"] = decision.slice.content_range(self.size)
+        elif decision.status == 416:
+            answer["Content-Range"] = f"bytes */{self.size}"
+        handed_over = (
+            None
+            if self.accel is None
+            else self.accel.target(
+                self.stored_name,
+                method=request.method,
+                status=decision.status,
+                fields=lambda name: asked.getall(name, []),
+                etag=self.etag,
+                last_modified=self.headers["Last-Modified"],
+            )
+        )
+        if handed_over is not None:
+            answer["Content-Length"] = "0"  # this answer's own body; nginx's carries the bytes
+            answer["X-Accel-Redirect"] = handed_over
+        no_body = request.method == "HEAD" or handed_over is not None or decision.status in (304, 416)
+        return Plan(
+            status=decision.status,
+            headers=answer,
+            body_slice=None if no_body else decision.slice,
+            whole=decision.slice == ByteRange(0, self.size),  # a 200, or a 206 of bytes=0-
+            handed_over=handed_over,
         )
 
     def to_asgi_response(
@@ -125,83 +195,51 @@ class FileResponse(Response[None]):
         status_code: int | None = None,
         type_encoders: TypeEncodersMap | None = None,
     ) -> ASGIResponse:
-        asked = request.headers
-
-        def one(name: str) -> str | None:
-            values = asked.getall(name, [])
-            return ", ".join(values) if values else None
-
-        ranges = asked.getall("range", [])
-        decision = decide(
-            size=self.file.size,
-            etag=self.etag,
-            last_modified=self.file.modified_at,
-            range_header=ranges[0] if len(ranges) == 1 else None,  # several fields: ignored
-            if_range=one("if-range"),
-            if_none_match=one("if-none-match"),
-            if_modified_since=one("if-modified-since"),
-        )
-        answer = dict(self.headers)
-        if decision.status == 304:
-            answer["Content-Length"] = str(self.file.size)  # what a 200 would carry (RFC 9110 8.6)
-        else:
-            answer["Content-Length"] = str(decision.slice.length)
-        if decision.status == 206:
-            answer["Content-Range"] = decision.slice.content_range(self.file.size)
-        elif decision.status == 416:
-            answer["Content-Range"] = f"bytes */{self.file.size}"
-        is_head = request.method == "HEAD"
-        handed_over = (
-            None
-            if self.accel is None or self.stored_name is None
-            else self.accel.target(
-                self.stored_name,
-                method=request.method,
-                status=decision.status,
-                fields=lambda name: asked.getall(name, []),
-                etag=self.etag,
-                last_modified=answer["Last-Modified"],
-            )
-        )
-        if handed_over is not None:
-            answer["Content-Length"] = "0"  # this answer's own body; nginx's carries the bytes
-            answer["X-Accel-Redirect"] = handed_over
+        plan = self.plan(request)
+        if plan.body_slice is not None and self.file is None:
+            raise RuntimeError("this answer sends the file's bytes: the file must be open")
+        answer = {**self.headers, **plan.headers}
+        if plan.handed_over is not None:
+            answer = AccelRedirect.renamed(answer)
         ours = {name.lower() for name in answer}
         route_headers = {k: v for k, v in (headers or {}).items() if k.lower() not in ours}
         return ASGIServedFile(
             file=self.file,
             closing=self.closing,
-            status_code=decision.status,
+            status_code=plan.status,
             headers={**route_headers, **answer},
             cookies=self.cookies if cookies is None else itertools.chain(self.cookies, cookies),
             background=self.background or background,
-            body_slice=None
-            if is_head or handed_over is not None or decision.status in (304, 416)
-            else decision.slice,
-            whole=decision.slice == ByteRange(0, self.file.size),  # a 200, or a 206 of bytes=0-
+            body_slice=plan.body_slice,
+            whole=plan.whole,
             chunk_size=self.chunk_size,
         )
 
 
 async def download_response(
-    opening: AbstractAsyncContextManager[Download],
+    request: Request[Any, Any, Any],
+    checked: Checked,
+    open_file: Callable[[Checked], AbstractAsyncContextManager[Download]],
     *,
     max_age: int = MAX_AGE,
     accel: AccelRedirect | None = None,
 ) -> FileResponse:
-    """Enters the use case's context and gives it to the response, which closes it when done."""
+    """The answer about a checked file. One that nginx sends is decided from the row alone (the
+    file is not opened: nginx opens it, and answers 404 itself if it is gone); otherwise the file is
+    opened (`open_file`) and given to the response, which closes it when done. A thumbnail's size
+    is not in its row, so a thumbnail is always opened."""
+    if accel is not None and checked.size is not None:
+        unopened = FileResponse(checked, None, size=checked.size, max_age=max_age, accel=accel)
+        if unopened.plan(request).handed_over is not None:
+            return unopened
     async with AsyncExitStack() as stack:
-        download = await stack.enter_async_context(opening)
-        attachment = download.attachment
+        download = await stack.enter_async_context(open_file(checked))
         return FileResponse(
+            download,
             download.file,
-            content_type=download.content_type,
-            extension=download.extension,
-            original_name=download.attachment.original_name,
-            sha256=download.sha256,
+            size=download.file.size,
             max_age=max_age,
             closing=stack.pop_all(),
-            stored_name=attachment.thumbnail_filename if download.thumbnail else attachment.filename,
             accel=accel,
         )
 
@@ -217,7 +255,7 @@ class ASGIServedFile(ASGIResponse):
     def __init__(
         self,
         *,
-        file: OpenFile,
+        file: OpenFile | None,
         closing: AsyncExitStack,
         status_code: int,
         headers: dict[str, str],
@@ -237,28 +275,27 @@ class ASGIServedFile(ASGIResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.start_response(send=send)
-            path = self.file.local_path
-            if self.body_slice is None:
+            if self.body_slice is None or self.file is None:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             elif (
                 self.whole
-                and path is not None
+                and self.file.local_path is not None
                 and "http.response.pathsend" in (scope.get("extensions") or {})
             ):
-                await send(cast("Message", {"type": "http.response.pathsend", "path": path}))
+                await send(cast("Message", {"type": "http.response.pathsend", "path": self.file.local_path}))
             else:
-                await self._stream(self.body_slice, receive, send)
+                await self._stream(self.file, self.body_slice, receive, send)
         finally:
             with anyio.CancelScope(shield=True):
                 await self.closing.aclose()
         await self.after_response()
 
-    async def _stream(self, part: ByteRange, receive: Receive, send: Send) -> None:
+    async def _stream(self, file: OpenFile, part: ByteRange, receive: Receive, send: Send) -> None:
         sent = 0
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_cancel_on_disconnect, tasks.cancel_scope, receive)
-                chunks = self.file.read(part.start, part.end, self.chunk_size)
+                chunks = file.read(part.start, part.end, self.chunk_size)
                 try:
                     async for chunk in chunks:
                         sent += len(chunk)

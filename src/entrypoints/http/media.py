@@ -67,11 +67,11 @@ class MediaController(Controller):
     async def serve(
         self, request: AuthRequest, filename: FromPath[str], downloads: NamedDependency[Downloads]
     ) -> Response[Any]:
-        serve_media = downloads.files
+        checked = await downloads.files.check(request.user.id, filename)
         if downloads.presigned is not None and request.method == HttpMethod.GET:
-            return await downloads.presigned.redirect(await serve_media.attachment(request.user.id, filename))
+            return await downloads.presigned.redirect(checked.attachment)
         response: FileResponse = await download_response(
-            serve_media(request.user.id, filename), accel=downloads.accel
+            request, checked, downloads.files.open, accel=downloads.accel
         )
         return response
 
@@ -84,7 +84,8 @@ class MediaController(Controller):
     async def thumbnail(
         self, request: AuthRequest, media_id: FromPath[uuid.UUID], downloads: NamedDependency[Downloads]
     ) -> FileResponse:
-        return await download_response(downloads.thumbnails(request.user.id, media_id), accel=downloads.accel)
+        checked = await downloads.thumbnails.check(request.user.id, media_id)
+        return await download_response(request, checked, downloads.thumbnails.open, accel=downloads.accel)
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")
     async def of_message(
