@@ -50,10 +50,13 @@ bench: install ## Measure upload, download and listing throughput on loopback
 bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, and the worker's memory
 	$(RUN) python -m bench upload
 
+bench-download: install ## Download throughput alone: the service, nginx in front of it (SQLite, PostgreSQL), nginx alone
+	$(RUN) python -m bench download
+
 bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
 	$(RUN) python -m bench.media
 
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-media bench-storage
+.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-storage

@@ -24,7 +24,7 @@ from bench.load import Rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_front, start_static
 from bench.payload import MiB, write_mp4, write_video, write_zip
 from bench.report import RESULTS, WS_RESULTS, print_table, write_json
-from bench.service import Api, Service, start_service
+from bench.service import Api, Service, start_pathsend_floor, start_service
 from bench.summary import build_rows, download_rows, upload_rows, ws_rows
 
 RUNS = 5
@@ -154,6 +154,18 @@ def _downloads(
                 started,
             )
             results.update(download.interleaved(peers, source, DOWNLOAD_RUNS, RANGED_ROUNDS, RANGED_SECONDS))
+            _step(
+                f"the service alone and granian's pathsend floor (a bare app), in turns x{DOWNLOAD_RUNS}",
+                started,
+            )
+            floor = start_pathsend_floor(workdir / "pathsend-floor", service.upload_dir)
+            servers.append(floor)
+            paired = download.whole_in_turns(
+                {"service": peers["service_download"], "floor": download.Peer(floor.port, f"/{stored}", {})},
+                source.stat().st_size,
+                DOWNLOAD_RUNS,
+            )
+            results["pathsend_floor"] = {"service": paired["service"], "floor": paired["floor"]}
             results["front_log_problems"] = [
                 line
                 for behind, front in fronts

@@ -120,6 +120,18 @@ def interleaved(
     return dict(results)
 
 
+def whole_in_turns(peers: dict[str, Peer], size: int, runs: int) -> dict[str, dict[str, object]]:
+    """Each peer's whole-file GET (200) `runs` times, the peers taking turns: for servers that
+    answer nothing else (the pathsend floor)."""
+    names = list(peers)
+    speeds: dict[str, list[float]] = {name: [] for name in names}
+    for n in range(runs):
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            peer = peers[name]
+            speeds[name] += download_speeds(peer.port, peer.path, peer.headers, 1, size=size)
+    return {name: summary(runs_) for name, runs_ in speeds.items()}
+
+
 def handed_over(port: int, path: str, headers: dict[str, str]) -> str:
     """The X-Accel-Redirect of the service behind nginx for a whole GET asked as nginx asks (it
     must send no bytes)."""

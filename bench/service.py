@@ -162,3 +162,23 @@ class Api:
 
     def close(self) -> None:
         self.client.close()
+
+
+def start_pathsend_floor(workdir: Path, root: Path) -> Service:
+    """bench/pathsend_floor.py under granian on a free port, serving the files of `root`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = workdir / "server.log"
+    env = {**os.environ, "FLOOR_ROOT": str(root)}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.pathsend_floor", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return wait_healthy(
+        Service(process=process, port=port, workdir=workdir, env=env, log=log), "the pathsend floor", 30.0
+    )

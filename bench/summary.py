@@ -96,6 +96,7 @@ def download_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
     problems = r.get("service_log_problems", []) + r.get("front_log_problems", [])
     machine = r["machine"]
     return _download_rows(r), [
+        *_floor_note(r),
         _download_runs(r),
         "Load average (1, 5, 15 min) at start "
         f"{', '.join(f'{x:.2f}' for x in machine['loadavg_at_start'])}, at end "
@@ -103,6 +104,19 @@ def download_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
         "provisional.",
         f"The services' and nginx's logs: {len(problems)} error line(s)"
         + (": " + " | ".join(p.strip()[:160] for p in problems[:5]) if problems else "."),
+    ]
+
+
+def _floor_note(r: dict[str, Any]) -> list[str]:
+    floor = r.get("pathsend_floor")
+    if floor is None:
+        return []
+    mine, bare = floor["service"]["mb_s_median"], floor["floor"]["mb_s_median"]
+    return [
+        f"The service alone against granian's own ceiling: a bare ASGI app answering the same GET by "
+        f"pathsend (bench/pathsend_floor.py) made {bare:,.0f} MB/s, the service {mine:,.0f} MB/s "
+        f"({ratio(mine, bare)}), {len(floor['floor']['mb_s_runs'])} downloads each, in turns. Past "
+        "that ceiling only a server that sends the file itself (nginx, with X-Accel-Redirect) goes."
     ]
 
 
@@ -266,6 +280,7 @@ def build_rows(r: dict[str, Any]) -> tuple[list[Row], list[str]]:
         "streams bytes=1- and the 1 MiB ranges itself. nginx -> service: "
         "deploy/nginx/chat-media.conf.template in front of a second service process (1 granian "
         "worker, ACCEL_REDIRECT_PREFIX set) over the same database and files; nginx 1 worker.",
+        *_floor_note(r),
         f"Worker memory: per process, {peak}. Rises per upload run (MiB): "
         + "; ".join(f"{_short_key(key)} {r[key]['worker_rss_growth_mib_runs']}" for key, _, _ in UPLOADS)
         + f"; granian's main process rose by at most +{up50['parent_rss_growth_mib_max']:.1f} MiB.",
