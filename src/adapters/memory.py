@@ -264,7 +264,6 @@ class _MemoryStaged:
 @dataclass(frozen=True)
 class _MemoryOpenFile:
     data: bytes
-    modified_at: datetime
 
     @property
     def size(self) -> int:
@@ -298,8 +297,7 @@ class InMemoryFileStore:
     async def open(self, filename: str) -> AsyncIterator[OpenFile]:
         if filename not in self.files:
             raise NotFound("No such file.")
-        data, modified = self.files[filename]
-        yield _MemoryOpenFile(data, modified)
+        yield _MemoryOpenFile(self.files[filename][0])
 
     async def delete(self, filename: str) -> None:
         self.files.pop(filename, None)

@@ -223,9 +223,6 @@ class OpenFile(Protocol):
     def size(self) -> int: ...
 
     @property
-    def modified_at(self) -> datetime: ...
-
-    @property
     def local_path(self) -> str | None:
         """A path the server may open to send the same bytes (also after a delete), or None."""
         ...

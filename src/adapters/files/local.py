@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -164,7 +164,6 @@ class _LocalOpenFile:
         self._fd = fd
         self._lock = threading.Lock()  # no pread runs on a closed, perhaps reused, descriptor
         self.size = info.st_size
-        self.modified_at = datetime.fromtimestamp(info.st_mtime, UTC)
         self.local_path: str | None = str(path)
 
     async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:

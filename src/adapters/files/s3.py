@@ -287,8 +287,6 @@ class _S3OpenFile:
         self._store = store
         self._key = key
         self.size: int = head["ContentLength"]
-        modified: datetime = head["LastModified"]
-        self.modified_at = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
         self.local_path: str | None = None
         self._version: str | None = head.get("VersionId")  # read by version, or else by ETag
         self._etag: str = head["ETag"]
