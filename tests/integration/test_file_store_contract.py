@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from adapters.files import local as local_store
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore
 from adapters.memory import InMemoryFileStore
@@ -351,6 +352,7 @@ async def test_check_fails_when_the_store_cannot_be_written(local: LocalFileStor
 WRITER = """
 import sys, anyio
 from pathlib import Path
+from adapters.files import local as local_store
 from adapters.files.local import LocalFileStore
 
 async def main() -> None:
@@ -405,3 +407,31 @@ async def test_recover_leaves_live_writers_alone(
         await staged.publish(name)
     async with local.open(name) as file:
         assert await read_all(file) == b"mine"
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors through /proc")
+async def test_files_flushed_while_written_publish_whole_and_close_every_descriptor(
+    local: LocalFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush is started every FLUSH_EVERY bytes while the upload goes on (made small here, so a
+    file of 1 MiB starts dozens): the file published is whole, and neither publishing nor
+    discarding leaves a descriptor open or a staged file behind, flushes still running or not."""
+    monkeypatch.setattr(local_store, "FLUSH_EVERY", 16 * 1024)
+    body = os.urandom(1 << 20)
+    before = open_fds()
+    name = new_name("zip")
+    async with local.stage() as staged:
+        for offset in range(0, len(body), 8 * 1024):
+            await staged.write(body[offset : offset + 8 * 1024])
+        await staged.publish(name)
+    async with local.stage() as abandoned:
+        for offset in range(0, len(body), 64 * 1024):
+            await abandoned.write(body[offset : offset + 64 * 1024])
+    assert open_fds() == before
+    assert (local.root / name).read_bytes() == body
+    assert sorted(p.name for p in local.root.iterdir()) == [".staging", name]
+    assert list((local.root / ".staging").iterdir()) == []

@@ -2,9 +2,13 @@
 
 A staged file holds an exclusive flock while it is written; a file in `.staging/` whose lock can be
 taken lost its writer (a crash), and `recover()` removes it. Each write is one writev, after which
-the disk is asked to start on those bytes (Linux's sync_file_range), so that the fsync at publish
-finds little left to do. Published files are direct children of `root` named `<uuid>.<ext>`, opened
-without following links.
+the disk is asked to start on those bytes (Linux's sync_file_range), and every `FLUSH_EVERY` bytes
+a flush (fdatasync) is started in a thread of its own while the next bytes arrive, so that the
+fsync at publish finds little left to do. sync_file_range alone gets the bytes to the device but
+not out of its write cache: on the test machine's virtual disk the final fsync still took 1.3 ms
+per MiB written (55-65 ms for 50 MiB, a quarter of the upload) however early the bytes had gone
+out; flushed as they come, a 50 MiB upload's takes 9-15 ms. Published files are direct children
+of `root` named `<uuid>.<ext>`, opened without following links.
 
 `local_path` is the file's real path, not `/proc/self/fd/<fd>`: granian opens a pathsend path in a
 task of its own after `send` has returned, so once the fd is closed its number may already name
@@ -37,6 +41,7 @@ _STAGING = ".staging"
 _SUFFIX = ".part"
 _IOV_MAX = os.sysconf("SC_IOV_MAX")  # buffers one writev takes
 _SYNC_FILE_RANGE_WRITE = 2
+FLUSH_EVERY = 8 << 20  # bytes written between two flushes started during the upload
 
 
 def _writeback_starter() -> Callable[[int, int, int], object] | None:
@@ -68,6 +73,8 @@ class _LocalStaged:
         self._fd = fd  # -1 once closed; opened for reading too, so a processor can read it back
         self._linked = False  # the temporary name is gone
         self._size = 0
+        self._flushed = 0  # bytes the last flush was started after
+        self._flushing: threading.Thread | None = None  # joined before the fd is closed
 
     @property
     def size(self) -> int:
@@ -116,6 +123,22 @@ class _LocalStaged:
             # The disk starts on these bytes now, while the next ones arrive, so that the fsync at
             # publish finds little left to write. Best effort: that fsync is what makes them durable.
             _start_writeback(self._fd, start, self._size - start)
+        if self._size - self._flushed >= FLUSH_EVERY and not (self._flushing and self._flushing.is_alive()):
+            self._flushed = self._size
+            self._flushing = threading.Thread(target=self._flush, args=(self._fd,), daemon=True)
+            self._flushing.start()
+
+    @staticmethod
+    def _flush(fd: int) -> None:
+        # Best effort: the fsync at publish is what makes the bytes durable, and reports failures.
+        with suppress(OSError):
+            os.fdatasync(fd)
+
+    def _settle(self) -> None:
+        """Waits for the flush under way, if any (the fd must outlive it)."""
+        if self._flushing is not None:
+            self._flushing.join()
+            self._flushing = None
 
     async def publish(self, filename: str) -> None:
         if not is_stored_name(filename):
@@ -130,6 +153,7 @@ class _LocalStaged:
     def _publish(self, target: Path) -> None:
         if self._fd < 0 or self._linked:
             raise OSError(errno.EBADF, "the staged file was already published or discarded")
+        self._settle()
         os.fsync(self._fd)
         os.link(self._path, target)  # unlike rename, refuses to replace an existing file
         try:
@@ -154,6 +178,7 @@ class _LocalStaged:
         self._close()
 
     def _close(self) -> None:
+        self._settle()
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)  # also releases the flock
