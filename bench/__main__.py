@@ -14,8 +14,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,7 +25,7 @@ from bench import disk, download, postgres, upload, ws_fanout
 from bench.load import Rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_front, start_static
 from bench.payload import MiB, write_mp4, write_video, write_zip
-from bench.report import RESULTS, WS_RESULTS, print_table, write_json
+from bench.report import RESULTS, WS_RESULTS, Row, print_table, write_json
 from bench.service import Api, Service, start_pathsend_floor, start_service
 from bench.summary import build_rows, download_rows, upload_rows, ws_rows
 
@@ -35,8 +37,6 @@ RANGED_SECONDS = 3
 RANGED_ROUNDS = 3  # each peer's ranged rate is the median of this many rounds, peers taking turns
 ACCEL_PREFIX = "/_stored/"
 LISTING_CONNECTIONS = 32
-UPLOAD_RESULTS = RESULTS.parent / "upload.json"  # `python -m bench upload` alone
-DOWNLOAD_RESULTS = RESULTS.parent / "download.json"  # `python -m bench download` alone
 TOTAL_BUDGET = 900.0  # seconds: the whole run gives up past this
 WS_BUDGET = 700.0  # seconds, for the WebSocket fan-out (each of its scenarios is bounded besides)
 
@@ -324,44 +324,31 @@ def main_ws() -> int:
     return 1 if _ws_failed(ws) else 0
 
 
-def main_upload() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-upload-"))
+def _main_only(mode: str, rows: Callable[[dict[str, Any]], tuple[list[Row], list[str]]]) -> int:
+    """`python -m bench upload|download`: that part alone; JSON in bench/results/<mode>.json."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"chat-media-bench-{mode}-"))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    service_log = RESULTS.parent / "server-upload.log"
+    service_log = RESULTS.parent / f"server-{mode}.log"
     service_log.unlink(missing_ok=True)
     try:
-        results = run(workdir, service_log, only="upload")
+        results = run(workdir, service_log, only=mode)
     except Exception as exc:
-        print(f"bench upload failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"bench {mode} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    rows, notes = upload_rows(results)
-    print_table(rows, notes)
-    print(f"\nJSON: {write_json(results, UPLOAD_RESULTS)}; the service's log: {service_log}")
-    return 0
-
-
-def main_download() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="chat-media-bench-download-"))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    service_log = RESULTS.parent / "server-download.log"
-    service_log.unlink(missing_ok=True)
-    try:
-        results = run(workdir, service_log, only="download")
-    except Exception as exc:
-        print(f"bench download failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    rows, notes = download_rows(results)
-    print_table(rows, notes)
-    print(f"\nJSON: {write_json(results, DOWNLOAD_RESULTS)}; the service's log: {service_log}")
+    print_table(*rows(results))
+    written = write_json(results, RESULTS.parent / f"{mode}.json")
+    print(f"\nJSON: {written}; the service's log: {service_log}")
     return 0
 
 
 def main() -> int:
-    modes = {"ws": main_ws, "upload": main_upload, "download": main_download}
+    modes = {
+        "ws": main_ws,
+        "upload": lambda: _main_only("upload", upload_rows),
+        "download": lambda: _main_only("download", download_rows),
+    }
     if len(sys.argv) == 2 and sys.argv[1] in modes:
         return modes[sys.argv[1]]()
     if sys.argv[1:]:

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bench.ws_floor import serve_bare
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -52,17 +54,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def main() -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    Granian(
-        "bench.pathsend_floor:app",
-        interface=Interfaces.ASGI,
-        address="127.0.0.1",
-        port=int(sys.argv[1]),
-        workers=1,
-        log_access=False,
-    ).serve()
+    serve_bare("bench.pathsend_floor:app", int(sys.argv[1]))
 
 
 if __name__ == "__main__":

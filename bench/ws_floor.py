@@ -94,18 +94,18 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 return
 
 
-def main() -> None:
+def serve_bare(app: str, port: int) -> None:
+    """`app` ("module:attribute") alone on granian, as the service runs: 1 worker, no access log."""
     from granian import Granian
     from granian.constants import Interfaces
 
     Granian(
-        "bench.ws_floor:app",
-        interface=Interfaces.ASGI,
-        address="127.0.0.1",
-        port=int(sys.argv[1]),
-        workers=1,
-        log_access=False,
+        app, interface=Interfaces.ASGI, address="127.0.0.1", port=port, workers=1, log_access=False
     ).serve()
+
+
+def main() -> None:
+    serve_bare("bench.ws_floor:app", int(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.access import UnitOfWorkAccess
 from application.ports import AttachmentAccess, UnitOfWorkFactory
-from domain.attachment import Attachment
+from domain.attachment import Attachment, stored_name
 from tests.databases import PG_HOST, PG_PORT, PG_USER
 from tests.integration.test_repository_contract import add, attachment, group, post
 
@@ -97,14 +97,16 @@ async def attached_file(backend: Backend) -> Attachment:
     return attached
 
 
+def attachment_like(model: Attachment, **changes: object) -> Attachment:
+    """Another attachment (its own id and stored name) like `model`, with `changes`."""
+    attachment_id = uuid.uuid4()
+    return replace(model, id=attachment_id, filename=stored_name(attachment_id, model.extension), **changes)  # type: ignore[arg-type]
+
+
 async def test_members_see_an_attachment_others_are_told_they_are_not(backend: Backend) -> None:
-    conversation = group("alice", "bob")
-    await add(backend.uow, conversation)
-    message = await post(backend.uow, conversation)
-    attached = attachment(message)
-    draft = replace(attachment(message, uploader="carol"), message_id=None)
+    attached = await attached_file(backend)
+    draft = replace(attachment_like(attached, uploader_id="carol"), message_id=None)
     async with backend.uow() as tx:
-        await tx.attachments.add(attached)
         await tx.attachments.add(draft)
         await tx.commit()
     for viewer, member in (("alice", True), ("bob", True), ("carol", False)):
@@ -123,18 +125,16 @@ async def test_members_see_an_attachment_others_are_told_they_are_not(backend: B
 
 async def test_what_is_committed_is_read_at_once(backend: Backend) -> None:
     """A member removed, or a file deleted, loses its access with the commit: no read is cached."""
-    conversation = group("alice", "bob")
-    await add(backend.uow, conversation)
-    message = await post(backend.uow, conversation)
-    attached = attachment(message)
+    attached = await attached_file(backend)
+    assert attached.message_id is not None
     async with backend.uow() as tx:
-        await tx.attachments.add(attached)
-        await tx.commit()
+        message = await tx.messages.get(attached.message_id)
+    assert message is not None
     seen = await backend.access.seen_by("bob", filename=attached.filename)
     assert seen is not None
     assert seen.viewer_is_member
     async with backend.uow() as tx:
-        await tx.conversations.remove_member(conversation.id, "bob")
+        await tx.conversations.remove_member(message.conversation_id, "bob")
         assert await backend.access.seen_by("bob", filename=attached.filename) == seen  # not yet
         await tx.commit()
     after = await backend.access.seen_by("bob", filename=attached.filename)
