@@ -106,17 +106,22 @@ def _downloads(
                     workdir / "behind-nginx", {**shared, "ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX}
                 )
                 servers.append(behind)
-                front = start_front(
-                    binary,
-                    workdir / "front",
-                    upstream=behind.port,
-                    upload_dir=service.upload_dir,
-                    prefix=ACCEL_PREFIX,
-                )
-                servers.append(front)
-                fronts.append((behind, front))
-                download.handed_over(behind.port, file_path, auth)
-                peers["front_download"] = download.Peer(front.port, file_path, auth)
+
+                def in_front(behind: Service, name: str, path: str, headers: dict[str, str]) -> download.Peer:
+                    """nginx with the template in front of `behind`, checked to be handed the download."""
+                    front = start_front(
+                        binary,
+                        workdir / name,
+                        upstream=behind.port,
+                        upload_dir=behind.upload_dir,
+                        prefix=ACCEL_PREFIX,
+                    )
+                    servers.append(front)
+                    fronts.append((behind, front))
+                    download.handed_over(behind.port, path, headers)
+                    return download.Peer(front.port, path, headers)
+
+                peers["front_download"] = in_front(behind, service.upload_dir, "front", file_path, auth)
                 reason = postgres.unavailable()
                 if reason is None:
                     _step("nginx -> service on PostgreSQL (the same file uploaded to it)", started)
@@ -135,17 +140,9 @@ def _downloads(
                         api.close()
                     pg_path = f"/api/v1/media/files/{uploaded['filename']}"
                     pg_auth = {"Authorization": f"Bearer {token}"}
-                    pg_front = start_front(
-                        binary,
-                        workdir / "front-pg",
-                        upstream=on_pg.port,
-                        upload_dir=on_pg.upload_dir,
-                        prefix=ACCEL_PREFIX,
+                    peers["front_download_postgres"] = in_front(
+                        on_pg, on_pg.upload_dir, "front-pg", pg_path, pg_auth
                     )
-                    servers.append(pg_front)
-                    fronts.append((on_pg, pg_front))
-                    download.handed_over(on_pg.port, pg_path, pg_auth)
-                    peers["front_download_postgres"] = download.Peer(pg_front.port, pg_path, pg_auth)
                 else:
                     print(f"nginx -> service on PostgreSQL is skipped: {reason}")
             _step(
