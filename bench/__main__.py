@@ -107,14 +107,13 @@ def _downloads(
                 )
                 servers.append(behind)
 
-                def in_front(behind: Service, name: str, path: str, headers: dict[str, str]) -> download.Peer:
-                    """nginx with the template in front of `behind`, checked to be handed the download."""
+                def in_front(
+                    behind: Service, files: Path, name: str, path: str, headers: dict[str, str]
+                ) -> download.Peer:
+                    """nginx with the template in front of `behind` (whose UPLOAD_DIR is `files`),
+                    checked to be handed the download."""
                     front = start_front(
-                        binary,
-                        workdir / name,
-                        upstream=behind.port,
-                        upload_dir=behind.upload_dir,
-                        prefix=ACCEL_PREFIX,
+                        binary, workdir / name, upstream=behind.port, upload_dir=files, prefix=ACCEL_PREFIX
                     )
                     servers.append(front)
                     fronts.append((behind, front))
