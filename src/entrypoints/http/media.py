@@ -28,7 +28,7 @@ from entrypoints.settings import Settings
 class Downloads:
     """What the two download routes need, as one dependency: Litestar resolves two or more of a
     handler's dependencies in a task group of their own, a task each (litestar#4563), which cost
-    0.15-0.25 ms of every download's answer here."""
+    ~0.3 ms of every download's answer here (850-940 us -> 555-580 us in-process)."""
 
     files: ServeMediaHandler
     thumbnails: ServeThumbnailHandler
