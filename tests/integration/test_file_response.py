@@ -78,11 +78,7 @@ def make_app(served: Served, accel: AccelRedirect | None = None) -> Litestar:
         async with AsyncExitStack() as stack:
             file = await stack.enter_async_context(served.open())
             return FileResponse(
-                Checked(attachment=attachment(served)),
-                file,
-                size=file.size,
-                closing=stack.pop_all(),
-                accel=accel,
+                Download(attachment=attachment(served), file=file), closing=stack.pop_all(), accel=accel
             )
 
     def not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[str]:

@@ -104,11 +104,7 @@ class AutocommitAttachmentAccess:
         await self._engine.dispose()
 
 
-class ClosingAccess(Protocol):
-    async def seen_by(
-        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
-    ) -> AttachmentSeen | None: ...
-
+class ClosingAccess(AttachmentAccess, Protocol):
     async def close(self) -> None: ...
 
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from advanced_alchemy.exceptions import IntegrityError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
@@ -145,10 +145,16 @@ class _Attachments(SQLAlchemyAsyncRepository[AttachmentRow]):
     model_type = AttachmentRow
 
 
-# advanced-alchemy's repositories are built on first use, not with every unit of work: building
-# the three took about 60 us of each request's unit of work, most of which never uses them. They
-# do not read a row back after adding it (auto_refresh): nothing here uses what it would read, and
-# on SQLite that SELECT was ~1.5 ms of an upload's or a message's transaction.
+AnyRows = TypeVar("AnyRows", _Conversations, _Messages, _Attachments)
+
+
+def _rows_of(kind: type[AnyRows], session: AsyncSession) -> AnyRows:
+    """advanced-alchemy's repository of `kind` as every repository here uses it. Each is built on
+    first use, not with every unit of work (building the three took ~60 us of each request's unit
+    of work, most of which never uses them). None reads a row back after adding it (auto_refresh):
+    nothing here uses what it would read, and on SQLite that SELECT was ~1.5 ms of an upload's or a
+    message's transaction."""
+    return kind(session=session, auto_expunge=False, auto_refresh=False)
 
 
 class SqlConversationRepository:
@@ -160,7 +166,7 @@ class SqlConversationRepository:
 
     @cached_property
     def _rows(self) -> _Conversations:
-        return _Conversations(session=self._session, auto_expunge=False, auto_refresh=False)
+        return _rows_of(_Conversations, self._session)
 
     async def add(self, conversation: Conversation) -> None:
         await self._rows.add(conversation_row(conversation))
@@ -252,7 +258,7 @@ class SqlMessageRepository:
 
     @cached_property
     def _rows(self) -> _Messages:
-        return _Messages(session=self._session, auto_expunge=False, auto_refresh=False)
+        return _rows_of(_Messages, self._session)
 
     async def add(self, message: Message) -> None:
         await self._rows.add(message_row(message))
@@ -296,7 +302,7 @@ class SqlAttachmentRepository:
 
     @cached_property
     def _rows(self) -> _Attachments:
-        return _Attachments(session=self._session, auto_expunge=False, auto_refresh=False)
+        return _rows_of(_Attachments, self._session)
 
     async def add(self, attachment: Attachment) -> None:
         last = (

@@ -83,20 +83,23 @@ class Plan:
 
 class FileResponse(Response[None]):
     """A checked file as the answer to a GET or HEAD; `closing` is closed when the answer is over.
-    `file` is None only for an answer that sends no byte of it (`plan(request).body_slice` None)."""
+    A `Download` (the file open) can answer anything; a `Checked` alone (not opened, its size from
+    the row) only what sends no byte of it (`plan(request).body_slice` None)."""
 
     def __init__(
         self,
         checked: Checked,
-        file: OpenFile | None,
         *,
-        size: int,
         closing: AsyncExitStack | None = None,
         max_age: int = MAX_AGE,
         chunk_size: int = CHUNK_SIZE,
         accel: AccelRedirect | None = None,
     ) -> None:
         super().__init__(None)
+        file = checked.file if isinstance(checked, Download) else None
+        size = file.size if file is not None else checked.size  # the bytes' own size once open
+        if size is None:
+            raise ValueError("a thumbnail's size is known once it is open: give its Download")
         self.file = file
         self.size = size
         self.closing = closing or AsyncExitStack()
@@ -229,19 +232,12 @@ async def download_response(
     opened (`open_file`) and given to the response, which closes it when done. A thumbnail's size
     is not in its row, so a thumbnail is always opened."""
     if accel is not None and checked.size is not None:
-        unopened = FileResponse(checked, None, size=checked.size, max_age=max_age, accel=accel)
+        unopened = FileResponse(checked, max_age=max_age, accel=accel)
         if unopened.plan(request).handed_over is not None:
             return unopened
     async with AsyncExitStack() as stack:
         download = await stack.enter_async_context(open_file(checked))
-        return FileResponse(
-            download,
-            download.file,
-            size=download.file.size,
-            max_age=max_age,
-            closing=stack.pop_all(),
-            accel=accel,
-        )
+        return FileResponse(download, max_age=max_age, closing=stack.pop_all(), accel=accel)
 
 
 class ASGIServedFile(ASGIResponse):
