@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.access import ensure_member, visible_conversation, visible_message
+from application.access import ensure_member, visible, visible_conversation, visible_message
 from application.events import Logged
 from application.ports import UnitOfWorkFactory
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
 
 MAX_PAGE = 100
 
@@ -64,3 +64,21 @@ class ChatQueries:
         async with self._uow() as uow:
             message = await visible_message(uow, message_id, user_id)
             return await uow.attachments.list_for_messages([message.id])
+
+    async def visible_media(self, user_id: str, attachment_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        """Those of the attachments the user may see now, in the order asked (each once); the rest,
+        unknown or not theirs to see, are left out alike."""
+        found: list[Attachment] = []
+        async with self._uow() as uow:
+            for attachment_id in dict.fromkeys(attachment_ids):
+                seen = await uow.attachments.seen_by(user_id, attachment_id=attachment_id)
+                try:
+                    found.append(visible(seen, user_id))
+                except NotFound:
+                    continue
+        return found
+
+    async def bytes_stored(self, user_id: str) -> int:
+        """What the user's files take now, drafts included: what their storage quota counts."""
+        async with self._uow() as uow:
+            return await uow.attachments.bytes_stored_by(user_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import timedelta
@@ -15,6 +16,8 @@ from functools import partial
 
 import anyio
 from litestar import Litestar, Router, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -38,12 +41,13 @@ from domain.attachment import MediaKind
 from domain.errors import StorageUnavailable
 from entrypoints.di import build_use_cases, dependencies
 from entrypoints.http.accel import AccelRedirect
-from entrypoints.http.auth import bearer_auth
+from entrypoints.http.auth import MEDIA_URLS_STATE, bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import Downloads, MediaController
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
+from entrypoints.http.signed_urls import MediaUrlSigner
 from entrypoints.http.tus import TusController
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import file_store, running, sweep_leftovers
@@ -77,6 +81,13 @@ def create_app(
         public_key_pem=settings.jwt_public_key,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+    )
+    # Without a configured key (tests, one process), one for this process alone: the CLI saves a
+    # shared one for development, and production refuses to start without it (settings.py).
+    signer = MediaUrlSigner(
+        settings.media_url_secret or secrets.token_urlsafe(32),
+        previous=settings.media_url_secret_previous,
+        ttl=settings.media_url_ttl,
     )
     engine = create_engine(settings.database_url)
     store: FileStore = files if files is not None else file_store(settings)
@@ -172,10 +183,12 @@ def create_app(
     api = Router(
         path="/",
         route_handlers=[ConversationController, MessageController, MediaController, TusController],
-        middleware=[bearer_auth(verifier), *upload_rate_limit(settings.upload_rate)],
+        middleware=[bearer_auth(verifier, signer), *upload_rate_limit(settings.upload_rate)],
     )
     return Litestar(
         route_handlers=[health, api, events_socket],
+        state=State({MEDIA_URLS_STATE: signer}),
+        cors_config=cors_config(settings.cors_allow_origins),
         dependencies={
             **dependencies(use_cases),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -196,6 +209,54 @@ def create_app(
             ),
             security=[{"BearerToken": []}],
         ),
+    )
+
+
+# What a web client on another origin sends beyond the CORS-safelisted headers, and what it reads
+# of the answers: ranges and validators of downloads, tus's fields, the upload's results.
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Range",
+    "If-Range",
+    "If-None-Match",
+    "Tus-Resumable",
+    "Upload-Length",
+    "Upload-Metadata",
+    "Upload-Offset",
+    "X-Request-ID",
+)
+CORS_EXPOSED_HEADERS = (
+    "Content-Range",
+    "Content-Length",
+    "Content-Disposition",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Expires",
+    "Upload-Attachment-Id",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "X-Request-ID",
+)
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS for the configured origins alone; none configured, no CORS layer at all. No
+    credentials: the API takes bearer tokens and signed URLs, never cookies."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        allow_credentials=False,
+        max_age=600,
     )
 
 

@@ -10,7 +10,13 @@ import anyio
 
 from adapters.sql.database import upgrade_to_head
 from adapters.tokens import mint_token
-from entrypoints.settings import Settings, SettingsError, development_secret, load_settings
+from entrypoints.settings import (
+    DEV_MEDIA_URL_SECRET_FILE,
+    Settings,
+    SettingsError,
+    development_secret,
+    load_settings,
+)
 from entrypoints.storage import check_storage
 
 # What `make run` prints: the seed's flow, message first, then its file.
@@ -28,13 +34,22 @@ DEMO = """Start a conversation, post a message, then upload a file to it:
 
 
 def _settings_with_secret() -> Settings:
-    """The settings, with a development secret filled in (and exported, for the server's workers)."""
+    """The settings, with development secrets filled in (and exported, for the server's workers:
+    every worker must verify the media URLs another signed)."""
     settings = load_settings()
     if settings.jwt_secret is None and settings.jwt_public_key is None:
         secret, made = development_secret()
         os.environ["JWT_SECRET"] = secret
         state = "generated and saved to data/.dev-jwt-secret" if made else "read from data/.dev-jwt-secret"
         print(f"JWT_SECRET was not set: a development secret was {state}:\n  {secret}", file=sys.stderr)
+        settings = load_settings()
+    if settings.media_url_secret is None:
+        os.environ["MEDIA_URL_SECRET"], made = development_secret(DEV_MEDIA_URL_SECRET_FILE)
+        state = "generated and saved to" if made else "read from"
+        print(
+            f"MEDIA_URL_SECRET was not set: a development key was {state} {DEV_MEDIA_URL_SECRET_FILE}",
+            file=sys.stderr,
+        )
         settings = load_settings()
     return settings
 

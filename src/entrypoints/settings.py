@@ -29,6 +29,8 @@ from entrypoints.http.body_deadline import BodyLimits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
 DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
+DEV_MEDIA_URL_SECRET_FILE = Path("data/.dev-media-url-secret")
+MAX_MEDIA_URL_TTL = 7 * 86_400
 MAX_MIN_RATE = 1024 * 1024  # 8 Mbit/s: a floor above it would cut off ordinary mobile uploads
 
 
@@ -70,6 +72,12 @@ class Settings:
     media_workers: int | None = None  # files processed at once; None: one fewer than the cores
     media_timeout: float = 20.0  # seconds ffprobe and ffmpeg get for one video
     accel_redirect_prefix: str | None = None  # set: nginx sends downloads (X-Accel-Redirect)
+    # The key of signed media URLs; None: one made for this process (create_app), which only a
+    # single process may use: the CLI saves one in data/ for development, production must set it.
+    media_url_secret: str | None = None
+    media_url_secret_previous: str | None = None  # still verified: URLs it signed live until expiry
+    media_url_ttl: int = 3_600  # seconds a signed media URL works at least (less than twice that)
+    cors_allow_origins: tuple[str, ...] = ()  # web clients on other origins; none by default
 
     @property
     def is_production(self) -> bool:
@@ -152,6 +160,19 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         raise SettingsError("JWT_SECRET must be at least 32 bytes long (RFC 7518 asks as much for HS256).")
     if secret is None and public_key is None and environment == "production":
         raise SettingsError("JWT_SECRET or JWT_PUBLIC_KEY must be set when APP_ENV=production.")
+    media_url_secret, previous_media_url_secret = (
+        _media_url_secret(text(name), name, secret)
+        for name in ("MEDIA_URL_SECRET", "MEDIA_URL_SECRET_PREVIOUS")
+    )
+    if media_url_secret is None and environment == "production":
+        raise SettingsError(
+            "MEDIA_URL_SECRET must be set when APP_ENV=production (every instance signs with it)."
+        )
+    media_url_ttl = number("MEDIA_URL_TTL", 3_600, 1)
+    if media_url_ttl > MAX_MEDIA_URL_TTL:
+        raise SettingsError(
+            f"MEDIA_URL_TTL must be at most {MAX_MEDIA_URL_TTL} (7 days), not {media_url_ttl}."
+        )
     min_rate = number("UPLOAD_MIN_RATE", 1024, 0)
     if min_rate > MAX_MIN_RATE:
         raise SettingsError(
@@ -186,7 +207,38 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         policy=policy,
         media_workers=number("MEDIA_WORKERS", 0, 0) or None,
         media_timeout=float(number("MEDIA_TIMEOUT", 20, 1)),
+        media_url_secret=media_url_secret,
+        media_url_secret_previous=previous_media_url_secret,
+        media_url_ttl=media_url_ttl,
+        cors_allow_origins=_origins(text("CORS_ALLOW_ORIGINS")),
     )
+
+
+def _media_url_secret(value: str | None, name: str, jwt_secret: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value.encode()) < 32:
+        raise SettingsError(f"{name} must be at least 32 bytes long.")
+    if value == jwt_secret:
+        raise SettingsError(f"{name} must not be JWT_SECRET: signed media URLs have a key of their own.")
+    return value
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    """CORS_ALLOW_ORIGINS: comma-separated origins, each exactly as a browser sends it."""
+    origins = tuple(o.strip() for o in (raw or "").split(",") if o.strip())
+    for origin in origins:
+        if origin == "*":
+            raise SettingsError("CORS_ALLOW_ORIGINS must list the web clients' origins; '*' is not accepted.")
+        if not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "CORS_ALLOW_ORIGINS must be origins such as https://chat.example.com (a scheme, a host, "
+                f"an optional port; no path, no trailing '/'), not '{origin}'."
+            )
+    return origins
 
 
 # Segments of unreserved characters, each ending in '/': what an nginx `location ^~` matches as is.

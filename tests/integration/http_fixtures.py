@@ -91,5 +91,20 @@ async def api(settings: Settings, broadcaster: RecordingBroadcaster) -> AsyncIte
         yield Api(client=client, upload_dir=settings.upload_dir)
 
 
+def plain(url: str) -> str:
+    """A media URL without its signature: the path the bearer header opens."""
+    return url.partition("?")[0]
+
+
+def unsigned(attachment: dict[str, Any]) -> dict[str, Any]:
+    """An attachment as every member sees it: its URLs without the viewer's signature (WebSocket
+    frames carry them so), and no `urls_expire_at`."""
+    seen = {k: v for k, v in attachment.items() if k != "urls_expire_at"}
+    for key in ("url", "thumbnail_url"):
+        if key in seen:
+            seen[key] = plain(seen[key])
+    return seen
+
+
 def new_id() -> str:
     return str(uuid.uuid4())

@@ -18,6 +18,9 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
+# Given to every server a test starts, so that servers over one database verify each other's media
+# URLs, and so that the CLI leaves no development key in the repository's data/.
+MEDIA_URL_SECRET = "test-media-url-key-" + "u" * 40
 
 
 def free_port() -> int:
@@ -61,6 +64,7 @@ def start_server(workdir: Path, secret: str, **env: str) -> Server:
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'service.db'}",
         "UPLOAD_DIR": str(upload_dir),
         "JWT_SECRET": secret,
+        "MEDIA_URL_SECRET": MEDIA_URL_SECRET,
         **env,
     }
     with log.open("wb") as out:

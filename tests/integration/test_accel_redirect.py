@@ -644,3 +644,37 @@ def test_no_directory_is_listed_and_nothing_outside_the_two_locations_is_served(
         r = handed(template, PREFIX + target)
         assert r.status_code == 404, target
         assert b"a.png" not in r.content
+
+
+# ---- signed media URLs ---------------------------------------------------------------------------
+
+
+def test_a_signed_url_is_checked_by_the_service_and_sent_by_nginx_with_no_header(stack: Stack) -> None:
+    shared = share(stack, "photo.png", photos.png(64, 48))
+    url = shared.url  # signed for alice, who uploaded it
+    assert "sig=" in url
+    assert stack.handed_over(url, {}) == f"{PREFIX}whole/{shared.name}"
+    via, alone = stack.both("GET", url, {})
+    same_answer(via, alone)
+    assert (via.status_code, via.content) == (200, shared.body)
+    download_headers(via, shared)
+    ranged = stack.both("GET", url, {"Range": "bytes=4-11"})
+    same_answer(*ranged)
+    assert (ranged[0].status_code, ranged[0].content) == (206, shared.body[4:12])
+    head = stack.both("HEAD", url, {})
+    same_answer(*head)
+    assert (stack.front.get(url, headers={"If-None-Match": shared.etag})).status_code == 304
+    # Tampered: the unknown name's 404, from the service, before nginx is handed anything.
+    unknown = stack.front.get(f"{FILES}/{uuid.uuid4()}.png", headers=bearer("alice"))
+    forged = stack.front.get(url.replace("u=alice", "u=bob"))
+    assert (
+        (forged.status_code, forged.content)
+        == (unknown.status_code, unknown.content)
+        == (404, unknown.content)
+    )
+    # nginx's access log names the path, never the signature.
+    signature = url.rsplit("sig=", 1)[1]
+    log = stack.nginx.access_log()
+    assert f"GET {FILES}/{shared.name} " in log
+    assert signature not in log
+    assert "sig=" not in log

@@ -15,7 +15,7 @@ from application.events import MediaAttached, MediaDeleted
 from entrypoints.app import create_app
 from entrypoints.settings import Settings
 from tests import samples
-from tests.integration.http_fixtures import Api, bearer, new_id
+from tests.integration.http_fixtures import Api, bearer, new_id, unsigned
 
 UUID_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.[a-z0-9]+")
 
@@ -49,13 +49,15 @@ async def test_upload_stores_the_file_under_a_uuid_name_and_marks_the_message(
     assert b"tEXt" not in stored
     assert attachment["size"] == len(stored)
     assert attachment["sha256"] == hashlib.sha256(stored).hexdigest()
-    assert attachment["url"] == f"/api/v1/media/files/{attachment['filename']}"
-    assert attachment["thumbnail_url"] == f"/api/v1/media/{attachment['id']}/thumbnail"
+    # Signed for the uploader (test_signed_urls.py): the path, then exp, u and sig.
+    assert attachment["url"].startswith(f"/api/v1/media/files/{attachment['filename']}?exp=")
+    assert "&u=alice&sig=" in attachment["url"]
+    assert attachment["thumbnail_url"].startswith(f"/api/v1/media/{attachment['id']}/thumbnail?exp=")
     assert api.stored_files() == {attachment["filename"], f"{attachment['id']}.thumb.webp"}
     history = await api.client.get(f"/api/v1/conversations/{group['id']}/messages", headers=bearer("bob"))
     [listed] = history.json()
     assert listed["has_media"] is True
-    assert listed["attachments"] == [attachment]
+    assert [unsigned(a) for a in listed["attachments"]] == [unsigned(attachment)]
     event = broadcaster.events[-1]
     assert isinstance(event, MediaAttached)
     assert [str(a.id) for a in event.attachments] == [attachment["id"]]
@@ -75,7 +77,7 @@ async def test_many_files_in_one_upload_keep_their_order(api: Api) -> None:
     assert r.json()[1]["content_type"] == "text/plain; charset=utf-8"
     listed = await api.client.get(f"/api/v1/media/message/{message['id']}", headers=bearer("bob"))
     assert listed.status_code == 200
-    assert listed.json() == r.json()
+    assert [unsigned(a) for a in listed.json()] == [unsigned(a) for a in r.json()]
 
 
 async def test_message_id_may_come_before_the_files(api: Api) -> None:

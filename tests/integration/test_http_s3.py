@@ -118,3 +118,26 @@ async def test_a_presigned_download_redirects_after_the_access_check(presigned: 
     head = await presigned.client.head(attachment["url"], headers=bearer("bob"))
     assert head.status_code == 200
     assert head.headers["content-length"] == str(len(body))
+
+
+async def test_a_signed_url_streams_from_the_bucket_and_redirects_to_it_with_no_header(
+    streamed: Api, presigned: Api
+) -> None:
+    body = samples.sample("mp4", size=MIN_PART_SIZE + 4321)
+    attachment = await uploaded(streamed, body, "clip.mp4")
+    url = attachment["url"]  # signed for alice
+    whole = await streamed.client.get(url)
+    assert (whole.status_code, whole.content) == (200, body)
+    part = await streamed.client.get(url, headers={"Range": "bytes=100-199"})
+    assert (part.status_code, part.content) == (206, body[100:200])
+    forged = await streamed.client.get(url.replace("u=alice", "u=bob"))
+    unknown = await streamed.client.get(f"{FILES}/x.mp4", headers=bearer("alice"))
+    assert (forged.status_code, forged.content) == (unknown.status_code, unknown.content)
+
+    document = await uploaded(presigned, samples.sample("pdf"), "d.pdf")
+    answer = await presigned.client.get(document["url"], follow_redirects=False)
+    assert answer.status_code == 307
+    from_s3 = httpx.get(answer.headers["location"])
+    assert (from_s3.status_code, from_s3.content) == (200, samples.sample("pdf"))
+    head = await presigned.client.head(document["url"])
+    assert (head.status_code, head.headers["content-length"]) == (200, str(len(samples.sample("pdf"))))

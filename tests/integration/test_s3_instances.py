@@ -14,7 +14,7 @@ import pytest
 
 from adapters.files.s3 import MIN_PART_SIZE
 from tests import samples
-from tests.integration.http_fixtures import SECRET, bearer
+from tests.integration.http_fixtures import SECRET, bearer, unsigned
 from tests.integration.server_process import Server, start_server
 from tests.integration.test_ws import token
 from tests.integration.ws_client import listen
@@ -88,7 +88,7 @@ def test_upload_through_one_instance_download_and_delete_through_the_other(
             assert bobs_socket.next()["message"]["id"] == message["id"]
             attached = bobs_socket.next()
             assert attached["type"] == "media.attached"
-            assert attached["attachments"] == uploaded.json()
+            assert attached["attachments"] == [unsigned(a) for a in uploaded.json()]
             (attachment,) = uploaded.json()
             assert contents(moto, bucket).objects == stored_objects(attachment)
 

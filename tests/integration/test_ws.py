@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from tests import samples
-from tests.integration.http_fixtures import SECRET, bearer
+from tests.integration.http_fixtures import SECRET, bearer, unsigned
 from tests.integration.server_process import Server, running_server
 from tests.integration.ws_client import listen
 
@@ -70,7 +70,7 @@ def test_a_member_hears_every_event_in_the_contracts_shape(server: Server) -> No
     assert created["message"] == message
     assert attached["type"] == "media.attached"
     assert attached["message_id"] == message["id"]
-    assert attached["attachments"] == [attachment]
+    assert attached["attachments"] == [unsigned(attachment)]
     assert media_deleted["type"] == "media.deleted"
     assert (media_deleted["media_id"], media_deleted["has_media"]) == (attachment["id"], False)
     assert message_deleted == {

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests import samples
-from tests.integration.http_fixtures import SECRET, bearer
+from tests.integration.http_fixtures import SECRET, bearer, unsigned
 from tests.integration.server_process import Server, start_server
 from tests.integration.test_ws import token
 from tests.integration.ws_client import listen
@@ -70,7 +70,7 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
             created, attached = bobs_socket.next(), bobs_socket.next()
         assert created["message"]["id"] == message["id"]
         assert attached["type"] == "media.attached"
-        assert attached["attachments"] == uploaded.json()
+        assert attached["attachments"] == [unsigned(a) for a in uploaded.json()]
         # The other instance serves it too: one database, one store.
         [shown] = attached["attachments"]
         got = httpx.get(second.base + shown["url"], headers=bearer(bob), timeout=10)
@@ -78,6 +78,9 @@ def test_an_upload_through_one_instance_reaches_a_socket_on_the_other(
         assert hashlib.sha256(got.content).hexdigest() == shown["sha256"]  # the PNG, its metadata gone
         thumbnail = httpx.get(second.base + shown["thumbnail_url"], headers=bearer(bob), timeout=10)
         assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "image/webp")
+        # A URL one instance signed opens on the other with no header: they share MEDIA_URL_SECRET.
+        [signed] = uploaded.json()
+        assert httpx.get(second.base + signed["url"], timeout=10).content == got.content
     finally:
         for server in servers:
             server.stop()

@@ -99,11 +99,48 @@ def test_every_knob_is_read() -> None:
         ({"UPLOAD_MIN_RATE": "8000000"}, "^UPLOAD_MIN_RATE must be at most 1048576"),
         ({"UPLOAD_MIN_RATE_GRACE": "0"}, "^UPLOAD_MIN_RATE_GRACE must be at least 1"),
         ({"UPLOAD_MIN_RATE_GRACE": "2.5"}, "^UPLOAD_MIN_RATE_GRACE must be a whole number"),
+        ({"APP_ENV": "production", "JWT_SECRET": GOOD_SECRET}, "^MEDIA_URL_SECRET must be set"),
+        ({"MEDIA_URL_SECRET": "short"}, "^MEDIA_URL_SECRET must be at least 32 bytes"),
+        ({"MEDIA_URL_SECRET_PREVIOUS": "short"}, "^MEDIA_URL_SECRET_PREVIOUS must be at least 32"),
+        (
+            {"JWT_SECRET": GOOD_SECRET, "MEDIA_URL_SECRET": GOOD_SECRET},
+            "^MEDIA_URL_SECRET must not be JWT_SECRET",
+        ),
+        ({"MEDIA_URL_TTL": "0"}, "^MEDIA_URL_TTL must be at least 1"),
+        ({"MEDIA_URL_TTL": "604801"}, "^MEDIA_URL_TTL must be at most 604800"),
+        ({"CORS_ALLOW_ORIGINS": "*"}, "^CORS_ALLOW_ORIGINS must list"),
+        ({"CORS_ALLOW_ORIGINS": "https://chat.example.com/"}, "^CORS_ALLOW_ORIGINS must be origins"),
+        ({"CORS_ALLOW_ORIGINS": "chat.example.com"}, "^CORS_ALLOW_ORIGINS must be origins"),
     ],
 )
 def test_a_bad_value_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(env, env_file=None)
+
+
+def test_media_urls_and_cors_are_read() -> None:
+    settings = load_settings(
+        {
+            "MEDIA_URL_SECRET": "m" * 32,
+            "MEDIA_URL_SECRET_PREVIOUS": "p" * 32,
+            "MEDIA_URL_TTL": "600",
+            "CORS_ALLOW_ORIGINS": "https://chat.example.com, http://127.0.0.1:5173,http://[::1]:8080",
+        },
+        env_file=None,
+    )
+    assert (settings.media_url_secret, settings.media_url_secret_previous) == ("m" * 32, "p" * 32)
+    assert settings.media_url_ttl == 600
+    assert settings.cors_allow_origins == (
+        "https://chat.example.com",
+        "http://127.0.0.1:5173",
+        "http://[::1]:8080",
+    )
+    defaults = load_settings({}, env_file=None)
+    assert (defaults.media_url_secret, defaults.media_url_ttl, defaults.cors_allow_origins) == (
+        None,
+        3600,
+        (),
+    )
 
 
 def test_an_upload_min_rate_of_zero_turns_the_rate_off() -> None:

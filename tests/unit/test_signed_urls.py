@@ -58,6 +58,19 @@ def test_an_expired_url_verifies_no_more() -> None:
     assert verify(signer(now=exp), url) is None
 
 
+def test_a_remembered_url_still_expires_and_binds_its_path() -> None:
+    now = [float(NOW)]
+    one = MediaUrlSigner(KEY, clock=lambda: now[0])
+    url = one.for_viewer("alice").link(PATH)
+    assert verify(one, url) == "alice"
+    assert verify(one, url) == "alice"  # the second time from what it remembers
+    assert verify(one, url, path=PATH.replace(".png", ".jpg")) is None
+    tampered = url.replace("u=alice", "u=mallory")
+    assert verify(one, tampered) is None
+    now[0] = int(query_of(url)["exp"][0])
+    assert verify(one, url) is None
+
+
 def test_another_key_signs_nothing_we_accept_and_the_previous_one_is_accepted() -> None:
     old = MediaUrlSigner(OLD_KEY, clock=lambda: NOW).for_viewer("alice").link(PATH)
     assert verify(signer(), old) is None

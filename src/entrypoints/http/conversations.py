@@ -20,7 +20,7 @@ from application.conversations import (
 from application.messages import DeleteMessage, DeleteMessageHandler, PostMessage, PostMessageHandler
 from application.queries import ChatQueries
 from domain.conversation import ConversationKind
-from entrypoints.http.auth import AuthRequest
+from entrypoints.http.auth import AuthRequest, media_links
 from entrypoints.http.schemas import (
     ConversationIn,
     ConversationOut,
@@ -116,7 +116,7 @@ class ConversationController(Controller):
                 attachment_ids=data.attachment_ids,
             )
         )
-        return message_out(posted.message, posted.attachments)
+        return message_out(posted.message, posted.attachments, media_links(request))
 
     @get("/{conversation_id:uuid}/messages", summary="Messages, newest first, with their attachments inline")
     async def messages(
@@ -128,7 +128,8 @@ class ConversationController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
     ) -> list[MessageOut]:
         page = await queries.messages(request.user.id, conversation_id, before=before, limit=limit)
-        return [message_out(item.message, list(item.attachments)) for item in page]
+        links = media_links(request)
+        return [message_out(item.message, list(item.attachments), links) for item in page]
 
 
 class MessageController(Controller):

@@ -8,19 +8,31 @@ from typing import Any
 
 from litestar import Controller, HttpMethod, Response, delete, get, post, route
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from application.delete_media import DeleteMedia, DeleteMediaHandler
 from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMedia, UploadMediaHandler
+from domain.attachment import MediaKind
+from domain.policy import MAX_FILES_PER_MESSAGE
 from entrypoints.http.accel import AccelRedirect
-from entrypoints.http.auth import AuthRequest
+from entrypoints.http.auth import SIGNED_URLS, AuthRequest, media_links, signed_max_age
 from entrypoints.http.body_deadline import DeadlineReceive
-from entrypoints.http.file_response import FileResponse, download_response
+from entrypoints.http.file_response import MAX_AGE, FileResponse, download_response
 from entrypoints.http.multipart_form import StreamingForm
 from entrypoints.http.presigned import PresignedDownloads
-from entrypoints.http.schemas import AttachmentOut, attachment_out
+from entrypoints.http.schemas import (
+    AttachmentOut,
+    PolicyOut,
+    QuotaOut,
+    ResumableOut,
+    SignedUrlsOut,
+    SignIn,
+    attachment_out,
+    signed_urls_out,
+)
+from entrypoints.http.tus import UPLOADS_PATH
 from entrypoints.settings import Settings
 
 
@@ -55,14 +67,17 @@ class MediaController(Controller):
         receive = DeadlineReceive(request.receive, settings.body_limits)
         form = StreamingForm(receive, request.headers.get("content-type"))
         attachments = await upload_media(UploadMedia(uploader_id=request.user.id, parts=form.parts()))
-        return [attachment_out(a) for a in attachments]
+        links = media_links(request)
+        return [attachment_out(a, links) for a in attachments]
 
     @route(
         "/files/{filename:str}",
         http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        opt={SIGNED_URLS: True},
         summary="A stored file, to members of its conversation (Range, If-None-Match, If-Range honoured)",
         description="404 for an unknown name and for a caller who may not see the file alike. "
-        "With S3_PRESIGNED_DOWNLOADS=true, a GET answers 307 to a short-lived URL of the object store.",
+        "With S3_PRESIGNED_DOWNLOADS=true, a GET answers 307 to a short-lived URL of the object store. "
+        "The bearer header or the signed URL (exp, u, sig) an attachment's `url` carries.",
     )
     async def serve(
         self, request: AuthRequest, filename: FromPath[str], downloads: NamedDependency[Downloads]
@@ -71,13 +86,18 @@ class MediaController(Controller):
         if downloads.presigned is not None and request.method == HttpMethod.GET:
             return await downloads.presigned.redirect(checked.attachment)
         response: FileResponse = await download_response(
-            request, checked, downloads.files.open, accel=downloads.accel
+            request,
+            checked,
+            downloads.files.open,
+            max_age=signed_max_age(request, MAX_AGE),
+            accel=downloads.accel,
         )
         return response
 
     @route(
         "/{media_id:uuid}/thumbnail",
         http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        opt={SIGNED_URLS: True},
         summary="An attachment's thumbnail (WebP, at most 320 px on its long side), to members alike",
         description="404 for an unknown id, a caller who may not see the file, and a file without one.",
     )
@@ -85,13 +105,56 @@ class MediaController(Controller):
         self, request: AuthRequest, media_id: FromPath[uuid.UUID], downloads: NamedDependency[Downloads]
     ) -> FileResponse:
         checked = await downloads.thumbnails.check(request.user.id, media_id)
-        return await download_response(request, checked, downloads.thumbnails.open, accel=downloads.accel)
+        return await download_response(
+            request,
+            checked,
+            downloads.thumbnails.open,
+            max_age=signed_max_age(request, MAX_AGE),
+            accel=downloads.accel,
+        )
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")
     async def of_message(
         self, request: AuthRequest, message_id: FromPath[uuid.UUID], queries: NamedDependency[ChatQueries]
     ) -> list[AttachmentOut]:
-        return [attachment_out(a) for a in await queries.media_of_message(request.user.id, message_id)]
+        links = media_links(request)
+        return [attachment_out(a, links) for a in await queries.media_of_message(request.user.id, message_id)]
+
+    @post(
+        "/sign",
+        status_code=200,
+        summary="Fresh signed URLs for up to 100 attachments the caller may see (the others left out)",
+    )
+    async def sign(
+        self, request: AuthRequest, data: JSONBody[SignIn], queries: NamedDependency[ChatQueries]
+    ) -> list[SignedUrlsOut]:
+        links = media_links(request)
+        return [
+            signed_urls_out(a, links)
+            for a in await queries.visible_media(request.user.id, data.attachment_ids)
+        ]
+
+    @get("/policy", summary="What an upload must be, for clients to check files before sending them")
+    async def policy(
+        self, request: AuthRequest, queries: NamedDependency[ChatQueries], settings: NamedDependency[Settings]
+    ) -> PolicyOut:
+        policy = settings.policy
+        quota = policy.storage_quota
+        used = await queries.bytes_stored(request.user.id)
+        extensions: dict[str, list[str]] = {kind.value: [] for kind in MediaKind}
+        for extension, kind in sorted(policy.kinds.items()):
+            extensions[kind.value].append(extension)
+        return PolicyOut(
+            max_upload_size=policy.max_upload_size,
+            extensions=extensions,
+            max_attachments_per_message=MAX_FILES_PER_MESSAGE,
+            max_image_pixels=policy.max_image_pixels,
+            resumable=ResumableOut(
+                path=UPLOADS_PATH, max_size=policy.max_upload_size, ttl_s=int(settings.resumable_ttl)
+            ),
+            quota=QuotaOut(limit=quota, used=used, remaining=None if quota is None else max(0, quota - used)),
+            upload_rate_per_minute=settings.upload_rate,
+        )
 
     @delete("/{media_id:uuid}", status_code=204, summary="Delete an attachment (uploader only)")
     async def delete_one(

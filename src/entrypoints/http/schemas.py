@@ -11,6 +11,7 @@ import msgspec
 
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
+from entrypoints.http.signed_urls import UNSIGNED, MediaLinks
 
 MEDIA_FILES_PATH = "/api/v1/media/files"
 MEDIA_PATH = "/api/v1/media"
@@ -32,6 +33,10 @@ class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
     attachment_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
 
 
+class SignIn(msgspec.Struct, forbid_unknown_fields=True):
+    attachment_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=100)]
+
+
 class ConversationOut(msgspec.Struct):
     id: uuid.UUID
     kind: str
@@ -41,7 +46,8 @@ class ConversationOut(msgspec.Struct):
 
 
 class AttachmentOut(msgspec.Struct, omit_defaults=True):
-    """The contract's Attachment. The fields after `created_at` are left out where unknown."""
+    """The contract's Attachment. The fields after `created_at` are left out where unknown; in an
+    HTTP answer `url` and `thumbnail_url` are signed for the caller until `urls_expire_at`."""
 
     id: uuid.UUID
     message_id: uuid.UUID | None  # null: a draft, until a message names it in attachment_ids
@@ -59,6 +65,40 @@ class AttachmentOut(msgspec.Struct, omit_defaults=True):
     duration_s: float | None = None
     thumbnail_url: str | None = None
     blurhash: str | None = None
+    urls_expire_at: datetime | None = None
+
+
+class SignedUrlsOut(msgspec.Struct, omit_defaults=True):
+    """Fresh signed URLs of one attachment (`POST /api/v1/media/sign`)."""
+
+    id: uuid.UUID
+    url: str
+    urls_expire_at: datetime | None
+    thumbnail_url: str | None = None
+
+
+class QuotaOut(msgspec.Struct):
+    limit: int | None  # bytes; None: no quota
+    used: int
+    remaining: int | None
+
+
+class ResumableOut(msgspec.Struct):
+    path: str
+    max_size: int
+    ttl_s: int
+
+
+class PolicyOut(msgspec.Struct):
+    """What `GET /api/v1/media/policy` answers: the checks an upload will meet, for the caller."""
+
+    max_upload_size: int
+    extensions: dict[str, list[str]]  # by kind: image, document, video
+    max_attachments_per_message: int
+    max_image_pixels: int
+    resumable: ResumableOut
+    quota: QuotaOut
+    upload_rate_per_minute: int  # 0: no limit
 
 
 class MessageOut(msgspec.Struct):
@@ -81,7 +121,16 @@ def conversation_out(conversation: Conversation) -> ConversationOut:
     )
 
 
-def attachment_out(attachment: Attachment) -> AttachmentOut:
+def file_path(attachment: Attachment) -> str:
+    return f"{MEDIA_FILES_PATH}/{attachment.filename}"
+
+
+def thumbnail_path(attachment: Attachment) -> str | None:
+    return f"{MEDIA_PATH}/{attachment.id}/thumbnail" if attachment.thumbnail_sha256 is not None else None
+
+
+def attachment_out(attachment: Attachment, links: MediaLinks = UNSIGNED) -> AttachmentOut:
+    thumbnail = thumbnail_path(attachment)
     return AttachmentOut(
         id=attachment.id,
         message_id=attachment.message_id,
@@ -92,25 +141,36 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
         kind=attachment.kind.value,
         size=attachment.size,
         sha256=attachment.sha256,
-        url=f"{MEDIA_FILES_PATH}/{attachment.filename}",
+        url=links.link(file_path(attachment)),
         created_at=attachment.created_at,
         width=attachment.width,
         height=attachment.height,
         duration_s=attachment.duration_s,
-        thumbnail_url=(
-            f"{MEDIA_PATH}/{attachment.id}/thumbnail" if attachment.thumbnail_sha256 is not None else None
-        ),
+        thumbnail_url=None if thumbnail is None else links.link(thumbnail),
         blurhash=attachment.blurhash,
+        urls_expire_at=links.expires_at,
     )
 
 
-def message_out(message: Message, attachments: Sequence[Attachment] = ()) -> MessageOut:
+def signed_urls_out(attachment: Attachment, links: MediaLinks) -> SignedUrlsOut:
+    thumbnail = thumbnail_path(attachment)
+    return SignedUrlsOut(
+        id=attachment.id,
+        url=links.link(file_path(attachment)),
+        urls_expire_at=links.expires_at,
+        thumbnail_url=None if thumbnail is None else links.link(thumbnail),
+    )
+
+
+def message_out(
+    message: Message, attachments: Sequence[Attachment] = (), links: MediaLinks = UNSIGNED
+) -> MessageOut:
     return MessageOut(
         id=message.id,
         conversation_id=message.conversation_id,
         sender_id=message.sender_id,
         content=message.content,
         has_media=message.has_media,
-        attachments=[attachment_out(a) for a in attachments],
+        attachments=[attachment_out(a, links) for a in attachments],
         created_at=message.created_at,
     )
