@@ -44,8 +44,9 @@ fmt: install ## Format and autofix
 	$(RUN) ruff format src tests bench migrations
 	$(RUN) ruff check --fix src tests bench migrations
 
-bench: install ## Measure upload, download and listing throughput on loopback
+bench: install ## Measure upload, download and listing throughput on loopback, then the signed URLs' cost
 	$(RUN) python -m bench
+	$(RUN) python -m bench.signed_urls
 
 bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, and the worker's memory
 	$(RUN) python -m bench upload
@@ -53,10 +54,13 @@ bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) 
 bench-download: install ## Download throughput alone: the service, nginx in front of it (SQLite, PostgreSQL), nginx alone
 	$(RUN) python -m bench download
 
+bench-signed: install ## A download by signed URL beside the bearer header: the check alone and the answer time
+	$(RUN) python -m bench.signed_urls
+
 bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
 	$(RUN) python -m bench.media
 
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-storage
+.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-storage

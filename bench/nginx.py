@@ -58,6 +58,10 @@ class Nginx:
     port: int
     workdir: Path
 
+    def access_log(self) -> str:
+        log = self.workdir / "access.log"
+        return log.read_text(errors="replace") if log.is_file() else ""
+
     def errors(self) -> str:
         log = self.workdir / "nginx-error.log"
         return log.read_text(errors="replace") if log.is_file() else ""
@@ -121,6 +125,7 @@ def start_front(binary: str, workdir: Path, *, upstream: int, upload_dir: Path, 
             "CHAT_MEDIA_UPSTREAM": f"127.0.0.1:{upstream}",
             "UPLOAD_DIR": str(upload_dir.resolve()),  # absolute, as the service's store resolves it
             "ACCEL_REDIRECT_PREFIX": prefix,
+            "CHAT_MEDIA_ACCESS_LOG": str(workdir / "access.log"),
         }
     )
     return _start(binary, workdir, body, port, "/health")

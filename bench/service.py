@@ -91,6 +91,7 @@ def start_service(workdir: Path, extra_env: dict[str, str] | None = None) -> Ser
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
         "UPLOAD_DIR": str(workdir / "uploads"),
         "JWT_SECRET": os.urandom(32).hex(),
+        "MEDIA_URL_SECRET": os.urandom(32).hex(),
         "MAX_UPLOAD_SIZE": str(MAX_UPLOAD_SIZE),
         **(extra_env or {}),
     }
