@@ -49,6 +49,7 @@ from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.signed_urls import MediaUrlSigner
 from entrypoints.http.tus import TusController
+from entrypoints.http.web import is_built, web_client_routers
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import file_store, running, sweep_leftovers
 from entrypoints.ws import events_socket
@@ -185,8 +186,16 @@ def create_app(
         route_handlers=[ConversationController, MessageController, MediaController, TusController],
         middleware=[bearer_auth(verifier, signer), *upload_rate_limit(settings.upload_rate)],
     )
+    # The web client's catch-all `/{file_path:path}` gets only what no API route holds: Litestar
+    # tries whole plain paths, then walks segments without backtracking (/api/... misses stay the
+    # API's JSON 404s). html_mode answers index.html for `/` alone, never for a miss.
+    web = web_client_routers(settings.web_dir) if is_built(settings.web_dir) else []
+    if not web:
+        log.warning(
+            "no web client in %s (WEB_DIR): `make web` builds it; serving the API alone", settings.web_dir
+        )
     return Litestar(
-        route_handlers=[health, api, events_socket],
+        route_handlers=[health, api, events_socket, *web],
         state=State({MEDIA_URLS_STATE: signer}),
         cors_config=cors_config(settings.cors_allow_origins),
         dependencies={

@@ -10,6 +10,7 @@ import anyio
 
 from adapters.sql.database import upgrade_to_head
 from adapters.tokens import mint_token
+from entrypoints.http.web import is_built
 from entrypoints.settings import (
     DEV_MEDIA_URL_SECRET_FILE,
     Settings,
@@ -71,7 +72,11 @@ def _serve(args: argparse.Namespace) -> None:
         )
         base = f"http://{host}:{port}"
         print(f"\nA development token for user '{args.user}' (valid 24 h):\n  {token}\n")
+        if is_built(settings.web_dir):  # a fragment: the browser never sends it anywhere
+            print(f"Sign in to the web client as '{args.user}':\n  {base}/#token={token}\n")
         print(DEMO.replace("{base}", base).replace("{token}", token))
+    if not is_built(settings.web_dir):
+        print(f"No web client in {settings.web_dir}: `make web` builds it.")
     from granian.constants import Interfaces
 
     from entrypoints.server import GracefulGranian

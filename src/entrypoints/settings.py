@@ -30,6 +30,8 @@ from entrypoints.http.body_deadline import BodyLimits
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
 DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
 DEV_MEDIA_URL_SECRET_FILE = Path("data/.dev-media-url-secret")
+# The repository's web client build (`make web`): src/entrypoints/settings.py is three levels down.
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 MAX_MEDIA_URL_TTL = 7 * 86_400
 MAX_MIN_RATE = 1024 * 1024  # 8 Mbit/s: a floor above it would cut off ordinary mobile uploads
 
@@ -78,6 +80,9 @@ class Settings:
     media_url_secret_previous: str | None = None  # still verified: URLs it signed live until expiry
     media_url_ttl: int = 3_600  # seconds a signed media URL works at least (less than twice that)
     cors_allow_origins: tuple[str, ...] = ()  # web clients on other origins; none by default
+    # The built web client served at `/` (WEB_DIR): without an index.html in it, the API alone.
+    # The default is the checkout's web/dist; an installed package must set it.
+    web_dir: Path = DEFAULT_WEB_DIR
 
     @property
     def is_production(self) -> bool:
@@ -211,6 +216,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         media_url_secret_previous=previous_media_url_secret,
         media_url_ttl=media_url_ttl,
         cors_allow_origins=_origins(text("CORS_ALLOW_ORIGINS")),
+        web_dir=Path(text("WEB_DIR") or DEFAULT_WEB_DIR),
     )
 
 

@@ -263,3 +263,11 @@ def test_downloads_go_to_nginx_only_when_asked() -> None:
 def test_a_bad_accel_redirect_prefix_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(env, env_file=None)
+
+
+def test_the_web_client_is_the_checkouts_build_unless_web_dir_says_otherwise() -> None:
+    checkout = Path(__file__).resolve().parents[2]
+    # Absolute, so that the service finds the build from whichever directory it starts in.
+    assert load_settings({}, env_file=None).web_dir == checkout / "web" / "dist"
+    assert load_settings({"WEB_DIR": "/srv/chat-web"}, env_file=None).web_dir == Path("/srv/chat-web")
+    assert load_settings({"WEB_DIR": "  "}, env_file=None).web_dir == checkout / "web" / "dist"
