@@ -4,6 +4,12 @@ RUN := $(UV) run --frozen
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
+# The web client (web/): built into web/dist, which the service serves at "/". Rebuilt when any of
+# its sources is newer than the build; `npm ci` when the lockfile is newer than node_modules.
+NPM ?= npm
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json web/vite.config.ts web/tsconfig.json
+HAVE_NPM := $(shell command -v $(NPM) >/dev/null 2>&1 && echo yes)
+
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
@@ -13,7 +19,31 @@ uv:
 install: uv ## Install the locked environment into .venv
 	$(UV) sync --frozen
 
-run: install ## Apply migrations and serve on $(HOST):$(PORT) (SQLite and ./uploads by default)
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && $(NPM) run build
+
+web: ## Build the web client into web/dist when it is missing or stale (npm and Node 20)
+ifeq ($(HAVE_NPM),yes)
+	@$(MAKE) --no-print-directory web/dist/index.html
+else ifeq ($(CI),true)
+	@echo "npm is not installed: the web client cannot be built (required when CI=true)"; exit 1
+else
+	@echo "npm is not installed: the web client is not built (the API works without it)"
+endif
+
+test-web: web ## The web client's component tests (Vitest)
+ifeq ($(HAVE_NPM),yes)
+	cd web && $(NPM) test --silent
+else ifeq ($(CI),true)
+	@echo "npm is not installed: the web tests cannot run (required when CI=true)"; exit 1
+else
+	@echo "npm is not installed: the web tests are skipped"
+endif
+
+run: install web ## Apply migrations and serve on $(HOST):$(PORT) (SQLite and ./uploads by default)
 	$(RUN) chat-media serve --host $(HOST) --port $(PORT)
 
 migrate: install ## Apply pending migrations to DATABASE_URL
@@ -25,7 +55,7 @@ migration: install ## Write a new migration from the models: make migration msg=
 token: install ## Mint a development token: make token user=alice
 	$(RUN) chat-media token $(user)
 
-test: install ## Run every test (PostgreSQL and Redis ones skip when those are down, unless CI=true)
+test: install test-web ## Every test: the web client's, then pytest (PostgreSQL, Redis, Chromium ones skip when those are missing, unless CI=true)
 	$(RUN) pytest
 
 test-unit: install ## Run the unit tests (no disk, no network)
@@ -39,14 +69,19 @@ lint: install ## ruff, mypy (strict) and the import-linter layer contracts
 	$(RUN) ruff format --check src tests bench migrations
 	$(RUN) mypy src
 	$(RUN) lint-imports
+ifeq ($(HAVE_NPM),yes)
+	@$(MAKE) --no-print-directory web/node_modules/.package-lock.json
+	cd web && $(NPM) run lint --silent
+endif
 
 fmt: install ## Format and autofix
 	$(RUN) ruff format src tests bench migrations
 	$(RUN) ruff check --fix src tests bench migrations
 
-bench: install ## Measure upload, download and listing throughput on loopback, then the signed URLs' cost
+bench: install ## Measure upload, download and listing throughput on loopback, then signed URLs and the web client
 	$(RUN) python -m bench
 	$(RUN) python -m bench.signed_urls
+	$(RUN) python -m bench.web_client
 
 bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, and the worker's memory
 	$(RUN) python -m bench upload
@@ -57,10 +92,13 @@ bench-download: install ## Download throughput alone: the service, nginx in fron
 bench-signed: install ## A download by signed URL beside the bearer header: the check alone and the answer time
 	$(RUN) python -m bench.signed_urls
 
+bench-web: install web ## The web client's bundle size (gzip) and its time to the first painted message list
+	$(RUN) python -m bench.web_client
+
 bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
 	$(RUN) python -m bench.media
 
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-storage
+.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-web bench-storage

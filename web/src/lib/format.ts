@@ -1,0 +1,24 @@
+/** A byte count in the units a person reads, 1 KB = 1,024 bytes as chat apps and Windows count,
+ *  so that the service's cap of 52,428,800 bytes reads "50 MB", as the seed names it. */
+export function humanSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ["KB", "MB", "GB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  // From 999.5 a value would round to "1000": that is the next unit's 1.0.
+  while (value >= 999.5 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  // From 9.95 one decimal would show "10.0": whole numbers from 10, as above.
+  return `${value >= 9.95 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function extensionOf(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
+}
+
+export function clockTime(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
