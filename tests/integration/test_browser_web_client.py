@@ -369,3 +369,37 @@ def test_the_page_has_no_serious_accessibility_violation_and_fits_a_phone(
             page.keyboard.press("Escape")
             screenshot(page, f"8-{name}-conversation")
             page.context.close()
+
+
+def test_a_dropped_socket_resumes_with_since_and_misses_nothing(tmp_path: Path, web_dist: Path) -> None:
+    with service_and_browser(tmp_path) as (server, browser):
+        group = group_of(server, "alice", "bob")
+        bob = browser.new_context().new_page()
+        sockets: list[Any] = []  # every socket the page opens, in order; the first passes at once
+
+        def through(ws: Any) -> None:
+            sockets.append(ws)
+            if len(sockets) == 1:
+                ws.connect_to_server()
+
+        bob.route_web_socket(re.compile(r"/api/v1/ws"), through)
+        bob.goto(sign_in_url(server.base, "bob"))
+        expect(bob.get_by_role("status")).to_have_text("Live")
+        with httpx.Client(base_url=server.base, headers=bearer("alice"), timeout=10) as alice:
+            path = f"/api/v1/conversations/{group['id']}/messages"
+            assert alice.post(path, json={"content": "before the drop"}).status_code == 201
+            expect(bob.get_by_text("before the drop")).to_be_visible()
+            sockets[0].close(code=4008, reason="test: the connection dropped")
+            expect(bob.get_by_role("status")).to_have_text(re.compile("Offline|Connecting"))
+            # While bob's page is away, alice writes; the page's next socket is held until then.
+            assert alice.post(path, json={"content": "while you were away"}).status_code == 201
+            deadline = 100
+            while len(sockets) < 2 and deadline:
+                bob.wait_for_timeout(100)
+                deadline -= 1
+            assert len(sockets) >= 2, "the page did not reconnect by itself"
+            assert re.search(r"[?&]since=\d+", sockets[1].url), sockets[1].url
+            sockets[1].connect_to_server()
+            expect(bob.get_by_role("status")).to_have_text("Live")
+            expect(bob.get_by_text("while you were away")).to_be_visible()
+            expect(bob.get_by_text("before the drop")).to_have_count(1)  # nothing twice
