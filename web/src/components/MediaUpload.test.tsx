@@ -265,6 +265,31 @@ describe("MediaUpload", () => {
     expect(screen.getByRole("button", { name: "Send" })).toBeDisabled();
   });
 
+  it("uploads three at a time, the next starting as one finishes", async () => {
+    const user = userEvent.setup();
+    renderUpload();
+    const names = ["a.pdf", "b.pdf", "c.pdf", "d.pdf", "e.pdf"];
+    await user.upload(await picker(), names.map((n) => fileOf(n, 10, "application/pdf")));
+    await waitFor(() => expect(FakeXHR.sent).toHaveLength(3));
+    expect(card("d.pdf")).toHaveTextContent("Waiting to upload");
+    await FakeXHR.sent[0].succeed();
+    await waitFor(() => expect(FakeXHR.sent).toHaveLength(4));
+    expect(FakeXHR.sent.map((xhr) => xhr.file.name)).toEqual(["a.pdf", "b.pdf", "c.pdf", "d.pdf"]);
+  });
+
+  it("waits out a 429's Retry-After, then uploads again by itself", async () => {
+    const user = userEvent.setup();
+    renderUpload();
+    await user.upload(await picker(), [fileOf("notes.pdf", 10, "application/pdf")]);
+    await waitFor(() => expect(FakeXHR.sent).toHaveLength(1));
+    await FakeXHR.sent[0].respond(429, { status_code: 429, detail: "Too many uploads." }, { "Retry-After": "1" });
+    expect(card("notes.pdf")).toHaveTextContent("Too many uploads: trying again in 1 s.");
+    expect(FakeXHR.sent).toHaveLength(1); // not before the second is up
+    await waitFor(() => expect(FakeXHR.sent).toHaveLength(2), { timeout: 2500 });
+    await FakeXHR.sent[1].succeed();
+    expect(card("notes.pdf")).toHaveTextContent("Uploaded");
+  });
+
   it("shows the service's reason for a 415 and uploads again on Retry", async () => {
     const user = userEvent.setup();
     renderUpload();
