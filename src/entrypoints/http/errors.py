@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -79,8 +80,18 @@ def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, obje
 
 
 def _unexpected(request: Request, exc: Exception) -> Response[dict[str, object]]:  # type: ignore[type-arg]
-    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "Something went wrong on our side; it has been logged.")
+    # The id joins what the client saw to the traceback in the log, and to nothing else.
+    error_id = uuid.uuid4().hex[:12]
+    log.error("%s %s failed (error id %s)", request.method, request.url.path, error_id, exc_info=exc)
+    return Response(
+        {
+            "status_code": 500,
+            "detail": f"Something went wrong on our side; it has been logged (error id {error_id}).",
+            "error_id": error_id,
+        },
+        status_code=500,
+        media_type=MediaType.JSON,
+    )
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
