@@ -50,6 +50,7 @@ from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.signed_urls import MediaUrlSigner
 from entrypoints.http.tus import TusController
 from entrypoints.http.web import is_built, web_client_routers
+from entrypoints.server import die_with_parent
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import file_store, running, sweep_leftovers
 from entrypoints.ws import events_socket
@@ -317,5 +318,7 @@ async def sweep_every(
 
 
 def app_from_env() -> Litestar:
-    """The ASGI server's factory: settings from the environment (the CLI has filled in a dev secret)."""
+    """The ASGI server's factory, called in each granian worker: settings from the environment (the
+    CLI has filled in a dev secret); the worker stops when its parent is gone."""
+    die_with_parent()
     return create_app(load_settings())
