@@ -27,8 +27,10 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from application.events import Logged
+from domain.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,18 @@ def channels_backend(redis_url: str | None) -> ChannelsBackend:
     return RedisChannelsPubSubBackend(
         redis=Redis.from_url(redis_url), key_prefix="CHAT_MEDIA", stream_sleep_no_subscriptions=REDIS_POLL_MS
     )
+
+
+async def check_redis(redis_url: str, timeout: float) -> None:
+    """Raises StorageUnavailable unless Redis answers a PING within `timeout` seconds (a client
+    of its own: readiness probes come seconds apart, and must not wait behind the event stream)."""
+    client = Redis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        raise StorageUnavailable("Redis does not answer.") from exc
+    finally:
+        await client.aclose()
 
 
 @asynccontextmanager

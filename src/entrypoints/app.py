@@ -66,6 +66,7 @@ RESUMABLE_DIR = ".resumable"  # under UPLOAD_DIR: the bytes of resumable uploads
 # collections 30x rarer promote next to nothing: no full collection over the whole fan-out bench.
 # Garbage without cycles is freed by reference counting as ever; cycles wait a little longer.
 GC_THRESHOLDS = (20_000, 20, 20)
+READY_TIMEOUT = 2.0  # seconds /health/ready waits for the database, the store and Redis, together
 
 
 def create_app(
@@ -170,13 +171,35 @@ def create_app(
                 await access.close()
             await engine.dispose()
 
-    @get("/health", summary="Ready when the database and the file store answer", tags=["operations"])
-    async def health() -> object:
+    async def ready() -> object:
         try:
-            await check_database(engine)
-            await store.check()
+            async with asyncio.timeout(READY_TIMEOUT):
+                await check_database(engine)
+                await store.check()
+                if settings.redis_url is not None:
+                    await broadcast.check_redis(settings.redis_url, READY_TIMEOUT)
         except StorageUnavailable as exc:
             return error_response(503, str(exc))
+        except TimeoutError:
+            return error_response(
+                503, f"The database, the file store or Redis took over {READY_TIMEOUT:g} s."
+            )
+        return {"status": "ok"}
+
+    @get("/health", summary="Ready when the database, the file store and Redis answer", tags=["operations"])
+    async def health() -> object:
+        return await ready()
+
+    @get(
+        "/health/ready",
+        summary="Ready when the database, the file store and Redis answer",
+        tags=["operations"],
+    )
+    async def health_ready() -> object:
+        return await ready()
+
+    @get("/health/live", summary="The process answers (no dependency checked)", tags=["operations"])
+    async def health_live() -> object:
         return {"status": "ok"}
 
     # The HTTP API behind its middleware; the WebSocket and the health check outside it: the
@@ -196,7 +219,7 @@ def create_app(
             "no web client in %s (WEB_DIR): `make web` builds it; serving the API alone", settings.web_dir
         )
     return Litestar(
-        route_handlers=[health, api, events_socket, *web],
+        route_handlers=[health, health_ready, health_live, api, events_socket, *web],
         state=State({MEDIA_URLS_STATE: signer}),
         cors_config=cors_config(settings.cors_allow_origins),
         dependencies={
