@@ -72,10 +72,10 @@ def channels_backend(redis_url: str | None) -> ChannelsBackend:
     )
 
 
-async def check_redis(redis_url: str, timeout: float) -> None:
-    """Raises StorageUnavailable unless Redis answers a PING within `timeout` seconds (a client
+async def check_redis(redis_url: str, socket_timeout: float) -> None:
+    """Raises StorageUnavailable unless Redis answers a PING within `socket_timeout` seconds (a client
     of its own: readiness probes come seconds apart, and must not wait behind the event stream)."""
-    client = Redis.from_url(redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = Redis.from_url(redis_url, socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout)
     try:
         await client.ping()
     except (OSError, RedisError) as exc:
