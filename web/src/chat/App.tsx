@@ -156,6 +156,7 @@ function Chat({ token }: { token: string }) {
           <ConversationView
             key={`${current.id}:${epoch}`}
             api={api}
+            getToken={getToken}
             me={me}
             conversation={current}
             subscribe={subscribe}

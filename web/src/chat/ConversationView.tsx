@@ -5,7 +5,7 @@ import { Lightbox } from "../components/Lightbox";
 import { MediaPreview } from "../components/MediaPreview";
 import { MediaUpload, type MediaUploadHandle } from "../components/MediaUpload";
 import { DropZone } from "../components/DropZone";
-import { ApiError, type ChatApi } from "../lib/api";
+import { ApiError, type ChatApi, type TokenSource } from "../lib/api";
 import { clockTime } from "../lib/format";
 import type { Attachment, Conversation, Message, ServerEvent } from "../lib/types";
 
@@ -13,13 +13,14 @@ const PAGE = 50;
 
 export interface ConversationViewProps {
   api: ChatApi;
+  getToken: TokenSource;
   me: string;
   conversation: Conversation;
   subscribe: (listener: (event: ServerEvent) => void) => () => void;
   onProblem: (sentence: string) => void;
 }
 
-export function ConversationView({ api, me, conversation, subscribe, onProblem }: ConversationViewProps) {
+export function ConversationView({ api, getToken, me, conversation, subscribe, onProblem }: ConversationViewProps) {
   const [messages, setMessages] = useState<Message[]>([]); // oldest first
   const [more, setMore] = useState(true);
   const [loading, setLoading] = useState(true);
@@ -27,7 +28,6 @@ export function ConversationView({ api, me, conversation, subscribe, onProblem }
   const list = useRef<HTMLOListElement>(null);
   const upload = useRef<MediaUploadHandle>(null);
   const keepFromBottom = useRef<number | null>(0); // where to hold the scroll after a change
-  const getToken = useCallback(() => api.authorization().then((h) => h.slice(7)), [api]);
 
   const report = useCallback(
     (error: unknown) => onProblem(error instanceof Error ? error.message : String(error)),
