@@ -82,6 +82,7 @@ bench: install ## Measure upload, download and listing throughput on loopback, t
 	$(RUN) python -m bench
 	$(RUN) python -m bench.signed_urls
 	$(RUN) python -m bench.web_client
+	$(RUN) python -m bench.event_commits
 
 bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, and the worker's memory
 	$(RUN) python -m bench upload
@@ -98,7 +99,10 @@ bench-web: install web ## The web client's bundle size (gzip) and its time to th
 bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
 	$(RUN) python -m bench.media
 
+bench-events: install ## Event-logging commits per second: cursors in commit order (counter) beside the sequence before
+	$(RUN) python -m bench.event_commits
+
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-web bench-storage
+.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-web bench-events bench-storage

@@ -168,6 +168,14 @@ class InMemoryEventLog:
         mine = {c.id for c in self._db.conversations.values() if user_id in c.member_ids}
         return [e for e in self._db.events[cursor:] if e.event.conversation_id in mine][:limit]
 
+    async def between(self, after: int, upto: int) -> Sequence[tuple[Logged, frozenset[str]]]:
+        conversations = self._db.conversations
+        return [
+            (e, frozenset(conversations[e.event.conversation_id].member_ids))
+            for e in self._db.events[after:upto]
+            if e.event.conversation_id in conversations
+        ]
+
     async def last_cursor(self) -> int:
         return len(self._db.events)
 

@@ -137,8 +137,14 @@ class EventLog(Protocol):
         a member of now."""
         ...
 
+    async def between(self, after: int, upto: int) -> Sequence[tuple[Logged, frozenset[str]]]:
+        """The events with a cursor in (`after`, `upto`], in cursor order, each with the members of
+        its conversation now: what a process missed hearing, to hand to its sockets."""
+        ...
+
     async def last_cursor(self) -> int:
-        """The newest cursor (0 when the log is empty): where a client that has seen nothing starts."""
+        """The newest cursor (0 when the log is empty): where a client that has seen nothing starts.
+        Cursors follow commit order: once a cursor is readable, every lower one is too."""
         ...
 
 

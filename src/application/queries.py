@@ -56,6 +56,11 @@ class ChatQueries:
         async with self._uow() as uow:
             return await uow.events.since(user_id, cursor, limit)
 
+    async def events_between(self, after: int, upto: int) -> Sequence[tuple[Logged, frozenset[str]]]:
+        """The logged events with a cursor in (`after`, `upto`], each with its audience now."""
+        async with self._uow() as uow:
+            return await uow.events.between(after, upto)
+
     async def last_cursor(self) -> int:
         async with self._uow() as uow:
             return await uow.events.last_cursor()

@@ -27,6 +27,8 @@ import anyio
 from adapters.broadcast import Delivery
 from adapters.tokens import JwtVerifier
 from application.queries import ChatQueries
+from entrypoints.ws_events import render
+from entrypoints.ws_order import CommitOrder
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +109,28 @@ class SocketHub:
                 box.put(delivery.cursor, delivery.frame)
 
     async def route(self, deliveries: AsyncIterator[Delivery]) -> None:
-        """Hands every delivery to the mailboxes of its audience, until cancelled."""
-        async for delivery in deliveries:
-            try:
-                self.deliver(delivery)
-            except Exception:  # one bad delivery must not silence every socket of the process
-                log.exception("could not deliver event %d", delivery.cursor)
+        """Hands every delivery to the mailboxes of its audience in cursor order, until cancelled."""
+        order = CommitOrder(self.deliver, self._read_gap, self._reconnect_all)
+        try:
+            order.start_after(await self.queries.last_cursor())
+        except Exception:
+            log.warning("the event log does not answer: events are ordered from the first one heard")
+        try:
+            async for delivery in deliveries:
+                order.hear(delivery)
+        finally:
+            await order.stop()
+
+    async def _read_gap(self, after: int, upto: int) -> list[Delivery]:
+        return [
+            Delivery(cursor=logged.cursor, audience=list(audience), frame=render(logged).decode())
+            for logged, audience in await self.queries.events_between(after, upto)
+        ]
+
+    def _reconnect_all(self) -> None:
+        for boxes in self._mailboxes.values():
+            for box in boxes:
+                box.close(CLOSE_TOO_SLOW, "Events were missed here; reconnect with ?since=<last cursor>.")
 
     @property
     def users(self) -> int:

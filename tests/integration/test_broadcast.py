@@ -5,11 +5,13 @@ holds up no other, and a backend that is down never turning a committed change i
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 
 import anyio
 import pytest
@@ -23,7 +25,12 @@ from adapters.broadcast import (
     running,
     subscribe,
 )
+from adapters.sql.database import create_engine, session_maker
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.events import Logged, MessageDeleted
+from application.queries import ChatQueries
+from domain.conversation import ConversationKind, new_conversation
+from entrypoints.ws_events import render as ws_render
 from entrypoints.ws_hub import CLOSE_TOO_SLOW, SOCKET_BACKLOG, Mailbox, SocketHub
 from tests.databases import reachable, unavailable
 from tests.integration.server_process import free_port
@@ -250,3 +257,47 @@ async def test_after_redis_restarts_events_flow_again(private_redis: Callable[[]
                     await broadcaster.publish(logged(2), frozenset({"bob"}))
                     await anyio.sleep(0.1)
             tasks.cancel_scope.cancel()
+
+
+async def test_events_published_out_of_commit_order_or_never_reach_the_sockets_in_cursor_order(
+    backend: ChannelsBackend, sqlite_url: str
+) -> None:
+    """Three events committed to a real log; the third is published first, the second never (its
+    publisher died after the commit). The socket gets all three, in cursor order, each once."""
+    bob, carol = users("bob", "carol")
+    engine = create_engine(sqlite_url)
+    uow = SqlUnitOfWorkFactory(session_maker(engine))
+    conversation = new_conversation(
+        creator_id=bob, kind=ConversationKind.GROUP, title="g", member_ids=[carol], now=datetime.now(UTC)
+    )
+    committed: list[Logged] = []
+    async with uow() as tx:
+        await tx.conversations.add(conversation)
+        await tx.commit()
+    sockets = SocketHub(verifier=None, queries=ChatQueries(uow))  # type: ignore[arg-type]  # no socket is opened
+    try:
+        with sockets.mailbox(carol) as phone:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(sockets.route, deliveries(backend, subscribed=True))
+                await anyio.sleep(0.2)  # the router has read where the log stands
+                for seq in (1, 2, 3):
+                    async with uow() as tx:
+                        deleted = MessageDeleted(
+                            conversation_id=conversation.id, seq=seq, message_id=uuid.uuid4()
+                        )
+                        committed.append(await tx.events.append(deleted))
+                        await tx.commit()
+                broadcaster = ChannelsBroadcaster(backend, ws_render)
+                members = conversation.member_ids
+                await broadcaster.publish(committed[2], members)
+                await broadcaster.publish(committed[0], members)
+                with anyio.fail_after(5):
+                    got = [await phone.next() for _ in range(3)]
+                assert [cursor for cursor, _ in got] == [logged.cursor for logged in committed]
+                assert [json.loads(frame)["seq"] for _, frame in got] == [1, 2, 3]
+                await broadcaster.publish(committed[1], members)  # late after all: not handed on twice
+                await anyio.sleep(0.3)
+                assert len(phone) == 0
+                tasks.cancel_scope.cancel()
+    finally:
+        await engine.dispose()

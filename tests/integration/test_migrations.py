@@ -3,20 +3,32 @@ and on PostgreSQL, each from an empty database."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, func, insert, inspect, select
 
-from adapters.sql.database import create_engine, downgrade_to_base, upgrade_to_head
-from adapters.sql.models import metadata
+from adapters.sql.database import (
+    alembic_config,
+    create_engine,
+    downgrade_to_base,
+    session_maker,
+    upgrade_to_head,
+)
+from adapters.sql.models import ConversationRow, EventRow, metadata
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from application.events import MessageDeleted
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url_of
 
 TABLES = {
     "conversations",
+    "event_cursor",
     "conversation_members",
     "messages",
     "media_attachments",
@@ -65,3 +77,51 @@ async def test_upgrade_head_then_downgrade_base(empty_url: str) -> None:
     assert (await _inspect(empty_url))[0] == set()
     upgrade_to_head(empty_url)  # and back up: the downgrade left nothing in the way
     assert (await _inspect(empty_url))[0] == TABLES
+
+
+async def test_the_event_cursor_goes_on_from_the_newest_event_logged_before_it(empty_url: str) -> None:
+    """A database with events from before the counter: the next cursor is past every one of them,
+    so no client's remembered cursor ever names a second event; and down again, the table's own
+    ids go on past the counter's."""
+    config = alembic_config(empty_url)
+    command.upgrade(config, "b29406883c42")  # the revision before the counter
+    engine = create_engine(empty_url)
+    conversation = uuid.uuid4()
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(ConversationRow).values(
+                    id=conversation, kind="group", last_seq=2, created_at=now, last_activity_at=now
+                )
+            )
+            for seq in (1, 2):
+                await connection.execute(
+                    insert(EventRow).values(
+                        conversation_id=conversation,
+                        seq=seq,
+                        kind="message.deleted",
+                        payload=b"{}",
+                        created_at=now,
+                    )
+                )
+            newest = await connection.scalar(select(func.max(EventRow.id)))
+        command.upgrade(config, "head")
+        async with SqlUnitOfWorkFactory(session_maker(engine))() as tx:
+            assert await tx.events.last_cursor() == newest
+            logged = await tx.events.append(
+                MessageDeleted(conversation_id=conversation, seq=3, message_id=uuid.uuid4())
+            )
+            await tx.commit()
+        assert logged.cursor == newest + 1
+        await engine.dispose()
+        command.downgrade(config, "b29406883c42")
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(EventRow).values(
+                    conversation_id=conversation, seq=4, kind="message.deleted", payload=b"{}", created_at=now
+                )
+            )
+            assert await connection.scalar(select(func.max(EventRow.id))) == newest + 2
+    finally:
+        await engine.dispose()

@@ -440,6 +440,84 @@ async def test_the_event_log_replays_a_members_conversations_in_cursor_order(uow
         assert await tx.events.since("nobody", start, 10) == []
 
 
+def deleted(conversation: Conversation, seq: int) -> MessageDeleted:
+    return MessageDeleted(conversation_id=conversation.id, seq=seq, message_id=uuid.uuid4())
+
+
+async def test_a_rolled_back_event_leaves_no_gap_in_the_cursors(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    async with uow() as tx:
+        start = await tx.events.last_cursor()
+        await tx.events.append(deleted(conversation, 1))  # left without commit(): rolled back
+    async with uow() as tx:
+        kept = await tx.events.append(deleted(conversation, 1))
+        await tx.commit()
+    assert kept.cursor == start + 1
+
+
+async def test_the_events_between_two_cursors_come_with_their_audience_now(uow: UnitOfWorkFactory) -> None:
+    mine, theirs = group("alice", "bob"), group("carol")
+    await add(uow, mine, theirs)
+    async with uow() as tx:
+        start = await tx.events.last_cursor()
+        first = await tx.events.append(deleted(mine, 1))
+        second = await tx.events.append(deleted(theirs, 1))
+        third = await tx.events.append(deleted(mine, 2))
+        await tx.commit()
+    async with uow() as tx:
+        assert list(await tx.events.between(start, third.cursor)) == [
+            (first, frozenset({"alice", "bob"})),
+            (second, frozenset({"carol"})),
+            (third, frozenset({"alice", "bob"})),
+        ]
+        assert list(await tx.events.between(first.cursor, second.cursor)) == [(second, frozenset({"carol"}))]
+        assert await tx.events.between(third.cursor, third.cursor + 10) == []
+
+
+@pytest.mark.parametrize(
+    "uow", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_replay_misses_no_event_whatever_the_order_of_the_commits(uow: UnitOfWorkFactory) -> None:
+    """One transaction logs an event and stays open while a second logs one and tries to commit; a
+    client resumes with `since` in between and again after both: it gets each event once. With
+    cursors taken at insert (a sequence), the second committed at once with the higher cursor,
+    the client moved past the first, and never saw it."""
+    conversation = group("alice", "bob")
+    await add(uow, conversation)
+    async with uow() as tx:
+        start = await tx.events.last_cursor()
+    heard: list[int] = []
+    last = start
+
+    async def resume() -> None:  # a client reconnecting with the last cursor it was given
+        nonlocal last
+        async with uow() as tx:
+            for logged in await tx.events.since("bob", last, 10):
+                heard.append(logged.event.seq)
+                last = logged.cursor
+
+    second_done = anyio.Event()
+
+    async def second() -> None:
+        async with uow() as tx:
+            await tx.events.append(deleted(conversation, 2))
+            await tx.commit()
+        second_done.set()
+
+    with anyio.fail_after(10):
+        async with uow() as first:
+            await first.events.append(deleted(conversation, 1))
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(second)
+                with anyio.move_on_after(0.5):  # long enough for the second to commit, if it can
+                    await second_done.wait()
+                await resume()
+                await first.commit()
+        await resume()
+    assert heard == [1, 2]
+
+
 async def test_an_event_not_committed_is_not_logged(uow: UnitOfWorkFactory) -> None:
     conversation = group()
     await add(uow, conversation)

@@ -91,7 +91,8 @@ class AttachmentRow(UUIDBase):
 
 class EventRow(BigIntBase):
     """The event log: one row per announced change, written in the change's own transaction. The
-    id is the cursor a reconnecting client names."""
+    id is the cursor a reconnecting client names, taken from `EventCursorRow` (never the table's
+    own sequence)."""
 
     __tablename__ = "conversation_events"
     __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
@@ -101,6 +102,16 @@ class EventRow(BigIntBase):
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class EventCursorRow(BigIntBase):
+    """One row (id 1): the last cursor handed to an event. Taking the next one locks the row until
+    the transaction ends, so events get their cursors in commit order and without gaps, which a
+    database sequence (handed out at insert, kept by a rollback) does not give."""
+
+    __tablename__ = "event_cursor"
+
+    last: Mapped[int] = mapped_column(BigInteger)
 
 
 class UploadSessionRow(UUIDBase):
