@@ -29,6 +29,7 @@ from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from adapters.metrics import EVENTS_PUBLISHED, PUBLISH_FAILURES
 from application.events import Logged
 from domain.errors import StorageUnavailable
 
@@ -141,5 +142,7 @@ class ChannelsBroadcaster:
             data = encode_delivery(Delivery(cursor=logged.cursor, audience=list(audience), frame=frame))
             async with asyncio.timeout(PUBLISH_TIMEOUT):
                 await self._backend.publish(data, [EVENTS_CHANNEL])
+            EVENTS_PUBLISHED.inc()
         except Exception:  # the change is committed: delivery failing must not turn it into an error
+            PUBLISH_FAILURES.inc()
             log.warning("could not publish event %d; clients will catch up", logged.cursor, exc_info=True)

@@ -29,6 +29,7 @@ from adapters.files.s3 import S3FileStore
 from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.memory import SystemClock
+from adapters.metrics import SWEPT, TimedProcessor
 from adapters.sniffing import FiletypeSniffer
 from adapters.sql.access import attachment_access
 from adapters.sql.database import check_database, create_engine, session_maker
@@ -45,11 +46,13 @@ from entrypoints.http.auth import MEDIA_URLS_STATE, bearer_auth
 from entrypoints.http.conversations import ConversationController, MessageController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, error_response
 from entrypoints.http.media import Downloads, MediaController
+from entrypoints.http.observe import RequestLog, metrics_route, prometheus_middleware
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.signed_urls import MediaUrlSigner
 from entrypoints.http.tus import TusController
 from entrypoints.http.web import is_built, web_client_routers
+from entrypoints.logs import configure_logging
 from entrypoints.server import die_with_parent
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import file_store, running, sweep_leftovers
@@ -112,8 +115,8 @@ def create_app(
         policy=settings.policy,
         clock=SystemClock(),
         processors={
-            MediaKind.IMAGE: PillowImageProcessor(settings.policy, workers),
-            MediaKind.VIDEO: videos,
+            MediaKind.IMAGE: TimedProcessor(PillowImageProcessor(settings.policy, workers), "image"),
+            MediaKind.VIDEO: TimedProcessor(videos, "video"),
         },
         draft_ttl=timedelta(seconds=settings.draft_ttl),
         orphan_grace=timedelta(seconds=settings.orphan_grace),
@@ -218,8 +221,11 @@ def create_app(
         log.warning(
             "no web client in %s (WEB_DIR): `make web` builds it; serving the API alone", settings.web_dir
         )
+    metrics = [metrics_route(settings.metrics_token)] if settings.metrics_token else []
     return Litestar(
-        route_handlers=[health, health_ready, health_live, api, events_socket, *web],
+        route_handlers=[health, health_ready, health_live, *metrics, api, events_socket, *web],
+        middleware=[prometheus_middleware()],
+        logging_config=None,  # entrypoints.logs configures the service's logging, JSON or text
         state=State({MEDIA_URLS_STATE: signer}),
         cors_config=cors_config(settings.cors_allow_origins),
         dependencies={
@@ -330,6 +336,9 @@ async def sweep_every(
         except Exception:  # a bug in one sweep must not stop the next ones, nor the service
             log.exception("the sweep failed")
         else:
+            SWEPT.labels("draft").inc(report.drafts)
+            SWEPT.labels("orphan_file").inc(report.orphans)
+            SWEPT.labels("resumable_upload").inc(report.uploads)
             if report.drafts or report.orphans or report.uploads:
                 log.info(
                     "swept %d stale draft(s), %d orphan file(s) and %d expired resumable upload(s)",
@@ -340,8 +349,11 @@ async def sweep_every(
         await anyio.sleep(interval)
 
 
-def app_from_env() -> Litestar:
+def app_from_env() -> RequestLog:
     """The ASGI server's factory, called in each granian worker: settings from the environment (the
-    CLI has filled in a dev secret); the worker stops when its parent is gone."""
+    CLI has filled in a dev secret), its logging, a log line per request; the worker stops when
+    its parent is gone."""
     die_with_parent()
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    return RequestLog(create_app(settings))

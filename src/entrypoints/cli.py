@@ -79,17 +79,20 @@ def _serve(args: argparse.Namespace) -> None:
         print(f"No web client in {settings.web_dir}: `make web` builds it.")
     from granian.constants import Interfaces
 
-    from entrypoints.server import GracefulGranian
+    from entrypoints.metrics_folder import metrics_folder
 
-    GracefulGranian(
-        "entrypoints.app:app_from_env",
-        factory=True,
-        interface=Interfaces.ASGI,
-        address=host,
-        port=port,
-        workers=args.workers,
-        log_access=False,
-    ).serve()
+    with metrics_folder(enabled=settings.metrics_token is not None):
+        from entrypoints.server import GracefulGranian  # it loads the metrics: after the folder
+
+        GracefulGranian(
+            "entrypoints.app:app_from_env",
+            factory=True,
+            interface=Interfaces.ASGI,
+            address=host,
+            port=port,
+            workers=args.workers,
+            log_access=False,  # entrypoints.http.observe writes one line per request
+        ).serve()
 
 
 def _migrate(_: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from litestar.di import Provide
 
+from adapters.metrics import MeteredUploadMedia
 from application.access import UnitOfWorkAccess
 from application.conversations import AddMembersHandler, RemoveMemberHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
@@ -64,7 +65,7 @@ def build_use_cases(
 ) -> UseCases:
     """`access` answers the downloads' access checks; by default a unit of work of their own."""
     access = access if access is not None else UnitOfWorkAccess(uow)
-    upload_media = UploadMediaHandler(uow, files, sniffer, broadcaster, policy, clock, processors)
+    upload_media = MeteredUploadMedia(uow, files, sniffer, broadcaster, policy, clock, processors)
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),

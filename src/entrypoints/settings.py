@@ -34,6 +34,7 @@ DEV_MEDIA_URL_SECRET_FILE = Path("data/.dev-media-url-secret")
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 MAX_MEDIA_URL_TTL = 7 * 86_400
 MAX_MIN_RATE = 1024 * 1024  # 8 Mbit/s: a floor above it would cut off ordinary mobile uploads
+MIN_METRICS_TOKEN = 16  # a scraper's secret: long enough not to be guessed
 
 
 class SettingsError(ValueError):
@@ -78,6 +79,8 @@ class Settings:
     # single process may use: the CLI saves one in data/ for development, production must set it.
     media_url_secret: str | None = None
     media_url_secret_previous: str | None = None  # still verified: URLs it signed live until expiry
+    metrics_token: str | None = None  # set: GET /metrics answers a scraper that sends it as a bearer token
+    log_format: str = "text"  # "json": one JSON object per line (the default with APP_ENV=production)
     media_url_ttl: int = 3_600  # seconds a signed media URL works at least (less than twice that)
     cors_allow_origins: tuple[str, ...] = ()  # web clients on other origins; none by default
     # The built web client served at `/` (WEB_DIR): without an index.html in it, the API alone.
@@ -184,6 +187,12 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             f"UPLOAD_MIN_RATE must be at most {MAX_MIN_RATE} bytes a second (more would cut off ordinary "
             f"mobile uploads), not {min_rate}."
         )
+    metrics_token = text("METRICS_TOKEN")
+    if metrics_token is not None and len(metrics_token) < MIN_METRICS_TOKEN:
+        raise SettingsError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters long.")
+    log_format = text("LOG_FORMAT", "json" if environment == "production" else "text")
+    if log_format not in ("json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, not '{log_format}'.")
     redis_url = text("REDIS_URL")
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not '{redis_url}'.")
@@ -213,6 +222,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         media_workers=number("MEDIA_WORKERS", 0, 0) or None,
         media_timeout=float(number("MEDIA_TIMEOUT", 20, 1)),
         media_url_secret=media_url_secret,
+        metrics_token=metrics_token,
+        log_format=log_format or "text",
         media_url_secret_previous=previous_media_url_secret,
         media_url_ttl=media_url_ttl,
         cors_allow_origins=_origins(text("CORS_ALLOW_ORIGINS")),

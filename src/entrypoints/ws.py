@@ -28,6 +28,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 from litestar.params import QueryParameter
 
+from adapters.metrics import OPEN_SOCKETS
 from adapters.tokens import LEEWAY_SECONDS, InvalidToken
 from entrypoints.http.auth import bearer_token
 from entrypoints.ws_events import PING, ready, render
@@ -84,6 +85,7 @@ async def events_socket(
     code, reason = 1000, ""
     # The mailbox receives events before the replay is read, so nothing falls between the two.
     with hub.mailbox(user_id) as mailbox:
+        OPEN_SOCKETS.inc()
         try:
             expires_in = claims.expires_at + LEEWAY_SECONDS - time.time()
             with anyio.move_on_after(max(expires_in, 0)) as expiry:
@@ -94,6 +96,8 @@ async def events_socket(
             code, reason = closed.code, closed.reason
         except WebSocketDisconnect:
             code = 0
+        finally:
+            OPEN_SOCKETS.dec()
     if code:
         with contextlib.suppress(Exception):
             await socket.close(code, reason)

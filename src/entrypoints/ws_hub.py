@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from adapters.broadcast import Delivery
+from adapters.metrics import EVENTS_DELIVERED, MAILBOX_OVERFLOWS
 from adapters.tokens import JwtVerifier
 from application.queries import ChatQueries
 from entrypoints.ws_events import render
@@ -55,6 +56,8 @@ class Mailbox:
 
     def put(self, cursor: int, frame: str) -> None:
         if len(self._frames) >= self._backlog:
+            if not self.closing.is_set():
+                MAILBOX_OVERFLOWS.inc()
             self.close(CLOSE_TOO_SLOW, "The client fell too far behind; reconnect with ?since=<last cursor>.")
             return
         self._frames.append((cursor, frame))
@@ -104,9 +107,13 @@ class SocketHub:
 
     def deliver(self, delivery: Delivery) -> None:
         mailboxes = self._mailboxes
+        handed = 0
         for user_id in delivery.audience:
             for box in mailboxes.get(user_id, ()):
                 box.put(delivery.cursor, delivery.frame)
+                handed += 1
+        if handed:
+            EVENTS_DELIVERED.inc(handed)
 
     async def route(self, deliveries: AsyncIterator[Delivery]) -> None:
         """Hands every delivery to the mailboxes of its audience in cursor order, until cancelled."""

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from adapters.broadcast import Delivery
+from adapters.metrics import EVENTS_RECOVERED
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,9 @@ class CommitOrder:
                 self._reconnect_all()
             else:
                 for delivery in found:
-                    self._held.setdefault(delivery.cursor, delivery)
+                    if delivery.cursor not in self._held:
+                        self._held[delivery.cursor] = delivery
+                        EVENTS_RECOVERED.inc()
         # What neither came nor is in the log is gone for good (its conversation was deleted).
         for cursor in range(self._next, upto):
             if (late := self._held.pop(cursor, None)) is not None:

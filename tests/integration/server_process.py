@@ -55,7 +55,7 @@ class Server:
                 self.kill()
 
 
-def start_server(workdir: Path, secret: str, **env: str) -> Server:
+def start_server(workdir: Path, secret: str, *, workers: int = 1, **env: str) -> Server:
     port = free_port()
     upload_dir = workdir / "uploads"
     log = workdir / f"server-{port}.log"
@@ -69,7 +69,10 @@ def start_server(workdir: Path, secret: str, **env: str) -> Server:
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", str(workers)),
+            ],
             cwd=REPO,
             env=environment,
             stdout=out,
@@ -92,8 +95,8 @@ def start_server(workdir: Path, secret: str, **env: str) -> Server:
 
 
 @contextmanager
-def running_server(workdir: Path, secret: str, **env: str) -> Iterator[Server]:
-    server = start_server(workdir, secret, **env)
+def running_server(workdir: Path, secret: str, *, workers: int = 1, **env: str) -> Iterator[Server]:
+    server = start_server(workdir, secret, workers=workers, **env)
     try:
         yield server
     finally:

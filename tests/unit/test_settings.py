@@ -34,6 +34,17 @@ def test_defaults_are_the_seeds() -> None:
     )
 
 
+def test_logs_are_text_in_development_and_json_in_production_and_metrics_off_by_default() -> None:
+    development = load_settings({}, env_file=None)
+    assert (development.log_format, development.metrics_token) == ("text", None)
+    production = load_settings(
+        {"APP_ENV": "production", "JWT_SECRET": GOOD_SECRET, "MEDIA_URL_SECRET": "m" * 32}, env_file=None
+    )
+    assert production.log_format == "json"
+    chosen = load_settings({"LOG_FORMAT": "json", "METRICS_TOKEN": "t" * 16}, env_file=None)
+    assert (chosen.log_format, chosen.metrics_token) == ("json", "t" * 16)
+
+
 def test_every_knob_is_read() -> None:
     settings = load_settings(
         {
@@ -111,6 +122,8 @@ def test_every_knob_is_read() -> None:
         ({"CORS_ALLOW_ORIGINS": "*"}, "^CORS_ALLOW_ORIGINS must list"),
         ({"CORS_ALLOW_ORIGINS": "https://chat.example.com/"}, "^CORS_ALLOW_ORIGINS must be origins"),
         ({"CORS_ALLOW_ORIGINS": "chat.example.com"}, "^CORS_ALLOW_ORIGINS must be origins"),
+        ({"METRICS_TOKEN": "short"}, "^METRICS_TOKEN must be at least 16"),
+        ({"LOG_FORMAT": "xml"}, "^LOG_FORMAT must be json or text"),
     ],
 )
 def test_a_bad_value_is_named(env: dict[str, str], named: str) -> None:

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import anyio
 from litestar.response.base import ASGIResponse, Response
 
+from adapters.metrics import count_download
 from application.ports import OpenFile
 from application.serve_media import Checked, Download
 from domain.errors import StorageUnavailable
@@ -79,6 +80,7 @@ class Plan:
     body_slice: ByteRange | None
     whole: bool
     handed_over: str | None
+    sends: int = 0  # bytes of the file the answer carries, ours or nginx's (0: HEAD, 304, 416)
 
 
 class FileResponse(Response[None]):
@@ -176,7 +178,9 @@ class FileResponse(Response[None]):
             answer["Content-Length"] = "0"  # this answer's own body; nginx's carries the bytes
             answer["X-Accel-Redirect"] = handed_over
         no_body = request.method == "HEAD" or handed_over is not None or decision.status in (304, 416)
+        carries = request.method != "HEAD" and decision.status not in (304, 416)
         return Plan(
+            sends=decision.slice.length if carries else 0,
             status=decision.status,
             headers=answer,
             body_slice=None if no_body else decision.slice,
@@ -201,6 +205,8 @@ class FileResponse(Response[None]):
         plan = self.plan(request)
         if plan.body_slice is not None and self.file is None:
             raise RuntimeError("this answer sends the file's bytes: the file must be open")
+        if plan.sends:
+            count_download("direct" if plan.handed_over is None else "nginx", plan.sends)
         answer = {**self.headers, **plan.headers}
         if plan.handed_over is not None:
             answer = AccelRedirect.renamed(answer)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from litestar.response import Redirect
 
+from adapters.metrics import count_download
 from domain.attachment import Attachment
 from entrypoints.http.file_response import MAX_AGE, content_disposition
 
@@ -43,6 +44,7 @@ class PresignedDownloads:
             cache_control=f"private, max-age={MAX_AGE}",
             expires_in=self.ttl,
         )
+        count_download("s3", attachment.size)  # the object store sends them, on the redirect
         return Redirect(
             url,
             status_code=307,
