@@ -70,6 +70,11 @@ def group(server: Server, owner: str, *members: str) -> str:
     return str(call(server, "POST", "/api/v1/conversations", owner, json=body).json()["id"])
 
 
+def upload(server: Server, message_id: str, name: str, body: bytes) -> httpx.Response:
+    files = {"file": (name, body)}
+    return call(server, "POST", "/api/v1/media/upload", "alice", data={"message_id": message_id}, files=files)
+
+
 def log_lines(server: Server) -> list[dict[str, Any]]:
     lines = []
     for line in server.log.read_text().splitlines():
@@ -98,35 +103,14 @@ def test_metrics_count_what_real_traffic_did_in_every_worker(server: Server) -> 
         ).json()
         assert bob.next()["type"] == "message.created"
         stored = [
-            call(
-                server,
-                "POST",
-                "/api/v1/media/upload",
-                "alice",
-                data={"message_id": message["id"]},
-                files={"file": ("a.png", png)},
-            )
+            upload(server, message["id"], "a.png", png)
             for _ in range(4)  # several requests: granian spreads them over both workers
         ]
         assert [r.status_code for r in stored] == [201] * 4
         for _ in range(4):
             assert bob.next()["type"] == "media.attached"
-        spoofed = call(
-            server,
-            "POST",
-            "/api/v1/media/upload",
-            "alice",
-            data={"message_id": message["id"]},
-            files={"file": ("b.png", b"%PDF-1.7 not a png at all" * 10)},
-        )
-        too_large = call(
-            server,
-            "POST",
-            "/api/v1/media/upload",
-            "alice",
-            data={"message_id": message["id"]},
-            files={"file": ("c.pdf", b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD + 10))},
-        )
+        spoofed = upload(server, message["id"], "b.png", b"%PDF-1.7 not a png at all" * 10)
+        too_large = upload(server, message["id"], "c.pdf", b"%PDF-1.7\n" + b"0" * (MAX_UPLOAD + 10))
         assert (spoofed.status_code, too_large.status_code) == (415, 413)
         url = stored[0].json()[0]["url"]
         downloaded = httpx.get(server.base + url)
@@ -161,14 +145,7 @@ def test_one_json_line_per_request_with_its_id_and_no_secret(server: Server) -> 
         server, "POST", f"/api/v1/conversations/{conversation}/messages", "alice", json={"content": "x"}
     ).json()
     png = samples.sample("png")
-    [attachment] = call(
-        server,
-        "POST",
-        "/api/v1/media/upload",
-        "alice",
-        data={"message_id": message["id"]},
-        files={"file": ("a.png", png)},
-    ).json()
+    [attachment] = upload(server, message["id"], "a.png", png).json()
     signed = attachment["url"]
     assert "sig=" in signed
     ours = "trace-" + str(time.monotonic_ns())
