@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from adapters.files import write_pipeline
 from application.events import Event, Logged
 from application.ports import AttachmentSeen, Clock, OpenFile, StagedFile
 from domain.attachment import Attachment
+from domain.content_checks import BodyCheck
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import Conflict, FileTooLarge, NotFound
 from domain.resumable import UploadSession
@@ -254,6 +256,9 @@ class _MemoryStaged:
     async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         for offset in range(start, min(end, len(self._buffer)), chunk_size):
             yield bytes(self._buffer[offset : min(offset + chunk_size, end)])
+
+    async def fill(self, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
+        return await write_pipeline.fill(self.write, chunks, check)
 
     async def write(self, *chunks: bytes) -> None:
         for chunk in chunks:

@@ -25,7 +25,6 @@ from prometheus_client import (
 )
 
 from application.ports import MediaProcessor, MediaSource, ProcessedMedia
-from application.upload_media import UploadMedia, UploadMediaHandler
 from domain.attachment import Attachment
 from domain.policy import Admission
 
@@ -69,15 +68,6 @@ def count_stored(attachments: Sequence[Attachment]) -> None:
 def count_download(via: str, length: int) -> None:
     DOWNLOADS.labels(via).inc()
     DOWNLOAD_BYTES.labels(via).inc(length)
-
-
-class MeteredUploadMedia(UploadMediaHandler):
-    """The upload use case, counting what it stored by kind (multipart and tus alike)."""
-
-    async def __call__(self, command: UploadMedia) -> Sequence[Attachment]:
-        attachments = await super().__call__(command)
-        count_stored(attachments)
-        return attachments
 
 
 class TimedProcessor:

@@ -7,7 +7,7 @@ backend raises `StorageUnavailable` (chained to the cause).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +15,7 @@ from typing import Protocol
 
 from application.events import Event, Logged
 from domain.attachment import Attachment
+from domain.content_checks import BodyCheck
 from domain.conversation import Conversation, Message
 from domain.policy import Admission
 from domain.resumable import UploadSession
@@ -188,8 +189,11 @@ class StagedFile(MediaSource, Protocol):
     """A file being written where the store can publish it atomically; invisible until then. What
     was written can be read back (`MediaSource`) until it is published or discarded."""
 
-    async def write(self, *chunks: bytes) -> None:
-        """Appends the chunks, in order (several at once: one hop, one system call, no joining)."""
+    async def fill(self, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
+        """Appends the chunks, in order, feeding each to sha256 and to `check` as it goes, and
+        returns the hex sha256 of what this call wrote (the adapter may hash, check and write side
+        by side, off the event loop). What the chunks or the check raise passes on; the staged
+        file is then to be discarded. Raises StorageUnavailable when the store cannot be written."""
         ...
 
     async def publish(self, filename: str) -> None:

@@ -11,18 +11,10 @@ from datetime import timedelta
 
 import anyio
 
-from application.access import message_in_conversation
 from application.ports import Clock, PartialStore, UnitOfWorkFactory
-from application.upload_media import FieldPart, FilePart, UploadMedia, UploadMediaHandler
-from domain.errors import (
-    Conflict,
-    FileTooLarge,
-    InvalidInput,
-    MediaError,
-    NotFound,
-    QuotaExceeded,
-    StorageUnavailable,
-)
+from application.upload_commit import attachable
+from application.upload_media import UploadMedia
+from domain.errors import Conflict, InvalidInput, MediaError, NotFound, StorageUnavailable
 from domain.policy import MediaPolicy
 from domain.resumable import UploadSession
 
@@ -62,7 +54,7 @@ class ResumableUploads:
     - bytes are appended only at the current offset (409 otherwise, and while another append runs),
       never past the announced length (413, keeping none of that request); what an interrupted
       request delivered is kept, so the client resumes from the offset it is told;
-    - once the length is reached, the bytes go through `UploadMediaHandler` as one file (with the
+    - once the length is reached, the bytes go through `UploadMedia` as one file (with the
       message id, if any): type, body, quota, drafts, commit and broadcast are the plain upload's.
       A refusal there (e.g. 415) ends the session and its bytes; a storage failure keeps them, and
       an empty append at the end tries again;
@@ -73,7 +65,7 @@ class ResumableUploads:
         self,
         uow: UnitOfWorkFactory,
         partials: PartialStore,
-        upload_media: UploadMediaHandler,
+        upload_media: UploadMedia,
         policy: MediaPolicy,
         clock: Clock,
         *,
@@ -88,9 +80,7 @@ class ResumableUploads:
 
     async def create(self, command: CreateUpload) -> UploadSession:
         self._policy.extension_of(command.original_name)
-        limit = self._policy.max_upload_size
-        if command.length > limit:
-            raise FileTooLarge(f"'{command.original_name}' is larger than the {limit:,}-byte limit.")
+        self._policy.check_size(command.original_name, command.length)
         if command.length <= 0:
             raise InvalidInput(f"'{command.original_name}' is empty.")
         now = self._clock.now()
@@ -104,17 +94,11 @@ class ResumableUploads:
             expires_at=now + self._ttl,
         )
         async with self._uow() as uow:
-            quota = self._policy.storage_quota
-            if (
-                quota is not None
-                and await uow.attachments.bytes_stored_by(command.uploader_id) + (command.length) > quota
-            ):
-                raise QuotaExceeded(
-                    f"This upload would pass your storage quota of {quota:,} bytes: delete some files first."
-                )
+            if self._policy.storage_quota is not None:
+                stored = await uow.attachments.bytes_stored_by(command.uploader_id)
+                self._policy.check_quota(stored, command.length)
             if command.message_id is not None:
-                message, _ = await message_in_conversation(uow, command.message_id, command.uploader_id)
-                message.ensure_sender(command.uploader_id, "attach files to it")
+                await attachable(uow, command.message_id, command.uploader_id)
             await uow.uploads.add(session)
             await uow.commit()
         return session
@@ -146,15 +130,10 @@ class ResumableUploads:
         return session.owned_by(uploader_id, self._clock.now())
 
     async def _finish(self, session: UploadSession) -> UploadSession:
-        async def parts() -> AsyncIterator[FilePart | FieldPart]:
-            if session.message_id is not None:
-                yield FieldPart(name="message_id", value=str(session.message_id))
-            yield FilePart(original_name=session.original_name, chunks=self._partials.read(session.id))
-
         try:
-            [attachment] = await self._upload_media(
-                UploadMedia(uploader_id=session.uploader_id, parts=parts())
-            )
+            async with await self._upload_media.begin(session.uploader_id, session.message_id) as upload:
+                await upload.receive(session.original_name, self._partials.read(session.id))
+                [attachment] = await upload.commit()
         except StorageUnavailable:
             raise  # the bytes stay: the client may try again
         except MediaError:

@@ -1,63 +1,44 @@
-"""Uploading files to a message, streamed: no file is ever held whole in memory."""
+"""Uploading files to a message, streamed: no file is ever held whole in memory.
+
+An upload is a session: `begin(uploader, message_id)`, then `receive(name, chunks)` for each file
+as it arrives, then `commit()`; `abort()` (or leaving its block) drops what was staged. A multipart
+form and a finished resumable upload both drive it.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from types import TracebackType
 
-import anyio
-import anyio.to_thread
-
-from application.access import message_in_conversation
-from application.events import MediaAttached
+from application.intake import Intake, Received
 from application.ports import (
     Broadcaster,
     Clock,
-    ContentSniffer,
     FileStore,
     MediaProcessor,
     ProcessedMedia,
     StagedFile,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.write_stages import BATCH, Batch, write_stages
-from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
-from domain.content_checks import BodyCheck, body_check_for
-from domain.conversation import Conversation, Message
-from domain.errors import FileTooLarge, InvalidInput, MalformedUpload, QuotaExceeded
-from domain.policy import MAX_FILES_PER_MESSAGE, SNIFF_WINDOW, Admission, MediaPolicy, display_name
+from application.upload_commit import attachable, commit_upload
+from domain.attachment import Attachment, MediaKind
+from domain.conversation import Message
+from domain.errors import InvalidInput, MalformedUpload
+from domain.policy import MAX_FILES_PER_MESSAGE, MediaPolicy
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FilePart:
-    original_name: str
-    chunks: AsyncIterator[bytes]  # must be read to its end before the next part is asked for
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FieldPart:
-    name: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UploadMedia:
-    uploader_id: str
-    parts: AsyncIterator[FilePart | FieldPart]
-
-
 @dataclass(slots=True)
-class _Received:
+class StagedUpload:
+    """One file of the session, staged: what it was admitted as, and what processing made of it."""
+
     staged: StagedFile
-    original_name: str
-    admission: Admission
+    received: Received
     size: int
     sha256: str
     processed: ProcessedMedia = field(default_factory=ProcessedMedia)
@@ -65,246 +46,139 @@ class _Received:
     thumbnail_sha256: str | None = None
 
 
-class UploadMediaHandler:
+class UploadMedia:
     """Rules:
-    - one to ten `file` parts and an optional `message_id`; only the message's sender may attach
-      to it; without one, the files are the uploader's drafts, seen by the uploader alone until a
+    - one to ten files and an optional message; only the message's sender may attach to it
+      (checked when it is named, before any later file is read, and again in the transaction);
+      without one, the files are the uploader's drafts, seen by the uploader alone until a
       message names them (nobody is told of a draft);
-    - each file: an allowed extension, a signature that agrees with it, a body that stays what it
-      claimed, at most `policy.max_upload_size` bytes, counted as they arrive (413 at the byte);
-    - the uploader's stored bytes, drafts included, stay within `policy.storage_quota` (413, counted
-      as the bytes arrive and checked again in the transaction);
+    - each file goes through the `Intake` (type, signature, body, size cap and quota, at the byte);
+    - the uploader's stored bytes, drafts included, stay within `policy.storage_quota` (413,
+      counted as the bytes arrive and checked again in the transaction);
     - each file is processed by its kind's processor once all have arrived (metadata removed,
       orientation applied, a thumbnail made); what is stored, hashed and served is its result, and
       a file over the pixel or frame budget is refused like one over the size cap;
     - all or nothing: one refused file keeps none of them;
-    - order: stage to a temporary file, process, publish under a fresh UUID name (fsync, rename)
-      with its thumbnail beside it, commit the rows, then tell the members; a failure before the
-      commit removes every published file, thumbnails included.
+    - order: stage, process, publish under a fresh UUID name (fsync, rename) with its thumbnail
+      beside it, commit the rows, then tell the members; a failure before the commit removes every
+      published file, thumbnails included (`upload_commit`).
     """
 
     def __init__(
         self,
         uow: UnitOfWorkFactory,
         files: FileStore,
-        sniffer: ContentSniffer,
+        intake: Intake,
         broadcaster: Broadcaster,
         policy: MediaPolicy,
         clock: Clock,
         processors: Mapping[MediaKind, MediaProcessor] | None = None,
+        *,
+        stored: Callable[[Sequence[Attachment]], None] | None = None,
     ) -> None:
-        self._uow = uow
-        self._files = files
-        self._sniffer = sniffer
-        self._broadcaster = broadcaster
-        self._policy = policy
-        self._clock = clock
-        self._processors = processors or {}
+        """`stored` is told what each committed upload stored (the service counts it)."""
+        self.uow = uow
+        self.files = files
+        self.intake = intake
+        self.broadcaster = broadcaster
+        self.policy = policy
+        self.clock = clock
+        self.processors = processors or {}
+        self.stored = stored
 
-    async def __call__(self, command: UploadMedia) -> Sequence[Attachment]:
-        message: Message | None = None
-        quota_left: int | None = None
-        async with AsyncExitStack() as staging:
-            received: list[_Received] = []
-            async for part in command.parts:
-                if isinstance(part, FieldPart):
-                    if part.name == "message_id":
-                        # Checked as soon as it arrives, so a sender who may not attach is told
-                        # before any later file is written.
-                        async with self._uow() as uow:
-                            message, _ = await _attachable(uow, _message_id(part.value), command.uploader_id)
-                    continue
-                if len(received) == MAX_FILES_PER_MESSAGE:
-                    raise InvalidInput(f"At most {MAX_FILES_PER_MESSAGE} files go in one upload.")
-                if not received:
-                    quota_left = await self._quota_left(command.uploader_id)
-                staged = await staging.enter_async_context(self._files.stage())
-                item = await self._receive(part, staged, quota_left)
-                received.append(item)
-                if quota_left is not None:
-                    quota_left -= item.size
-            if not received:
-                raise MalformedUpload("The upload holds no 'file' part.")
-            for item in received:
-                await self._process(item, staging)
-            return await self._commit(message, command.uploader_id, received)
+    async def begin(self, uploader_id: str, message_id: uuid.UUID | None = None) -> Upload:
+        """A session for the uploader's files; a message the uploader may not attach to is refused
+        now (404 when they cannot see it, 403 when they did not send it)."""
+        upload = Upload(self, uploader_id)
+        if message_id is not None:
+            await upload.to_message(message_id)
+        return upload
 
-    async def _quota_left(self, uploader_id: str) -> int | None:
-        quota = self._policy.storage_quota
-        if quota is None:
-            return None
-        async with self._uow() as uow:
-            left = quota - await uow.attachments.bytes_stored_by(uploader_id)
-        if left <= 0:
-            raise QuotaExceeded(_quota_sentence(quota))
-        return left
 
-    async def _receive(self, part: FilePart, staged: StagedFile, quota_left: int | None) -> _Received:
-        self._policy.extension_of(part.original_name)  # an .exe is refused before its first byte
-        limit = self._policy.max_upload_size
-        size = 0
+class Upload:
+    """One upload in progress. Use it as an async context manager, or call `abort()`: what was
+    staged and not committed is discarded either way."""
 
-        def counted(chunk: bytes) -> bytes:
-            nonlocal size
-            size += len(chunk)
-            if size > limit:
-                raise FileTooLarge(f"'{part.original_name}' is larger than the {limit:,}-byte limit.")
-            if quota_left is not None and size > quota_left:
-                raise QuotaExceeded(_quota_sentence(self._policy.storage_quota))
-            return chunk
+    def __init__(self, use_case: UploadMedia, uploader_id: str) -> None:
+        self._use_case = use_case
+        self.uploader_id = uploader_id
+        self.message: Message | None = None
+        self._staging = AsyncExitStack()
+        self._files: list[StagedUpload] = []
+        self._stored: int | None = None  # the uploader's bytes when the first file came, and since
 
-        chunks = aiter(part.chunks)
-        batch: Batch = []
-        async for chunk in chunks:  # the first bytes decide what the file is, before any is written
-            batch.append(counted(chunk))
-            if size >= SNIFF_WINDOW:
-                break
-        if size == 0:
-            raise InvalidInput(f"'{part.original_name}' is empty.")
-        admission, check = self._admit(part.original_name, _head(batch))
-        digest = hashlib.sha256()
-        async with write_stages(staged, digest, check) as send:
-            batched = size
-            async for chunk in chunks:
-                batch.append(counted(chunk))
-                batched += len(chunk)
-                if batched >= BATCH:
-                    await send(batch)
-                    batch, batched = [], 0
-            if batch:
-                await send(batch)
-        check.finish()
-        return _Received(
-            staged=staged,
-            original_name=part.original_name,
-            admission=admission,
-            size=size,
-            sha256=digest.hexdigest(),
-        )
+    async def to_message(self, message_id: uuid.UUID) -> None:
+        """Names the message the files go to, if `begin` did not (a form may name it after them)."""
+        if self.message is not None:
+            raise InvalidInput("The upload names its message twice.")
+        async with self._use_case.uow() as uow:
+            self.message, _ = await attachable(uow, message_id, self.uploader_id)
 
-    async def _process(self, item: _Received, staging: AsyncExitStack) -> None:
+    async def receive(self, original_name: str, chunks: AsyncIterable[bytes]) -> None:
+        """Stages one file, read to its end; raises what the intake refuses."""
+        if len(self._files) == MAX_FILES_PER_MESSAGE:
+            raise InvalidInput(f"At most {MAX_FILES_PER_MESSAGE} files go in one upload.")
+        use_case = self._use_case
+        if self._stored is None:
+            self._stored = 0
+            if use_case.policy.storage_quota is not None:
+                async with use_case.uow() as uow:
+                    self._stored = await uow.attachments.bytes_stored_by(self.uploader_id)
+                use_case.policy.check_quota(self._stored, 1)  # no room left: refused before a byte
+        staged = await self._staging.enter_async_context(use_case.files.stage())
+        received = await use_case.intake.receive(original_name, chunks, staged, stored=self._stored)
+        self._stored += received.size
+        self._files.append(StagedUpload(staged, received, received.size, received.sha256))
+
+    async def commit(self) -> Sequence[Attachment]:
+        """Processes the files, publishes them, commits their rows and tells the members."""
+        if not self._files:
+            raise MalformedUpload("The upload holds no 'file' part.")
+        try:
+            for item in self._files:
+                await self._process(item)
+            attachments = await commit_upload(self._use_case, self.uploader_id, self.message, self._files)
+        finally:
+            await self.abort()  # the published files are no longer staged: only leftovers go
+        if self._use_case.stored is not None:
+            self._use_case.stored(attachments)
+        return attachments
+
+    async def abort(self) -> None:
+        """Discards every staged file; safe to call more than once, and after `commit`."""
+        await self._staging.aclose()
+
+    async def __aenter__(self) -> Upload:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.abort()
+
+    async def _process(self, item: StagedUpload) -> None:
         """Runs the kind's processor and stages what it made in place of the upload's bytes."""
-        processor = self._processors.get(item.admission.kind)
+        admission = item.received.admission
+        processor = self._use_case.processors.get(admission.kind)
         if processor is None:
             return
-        processed = await processor.process(item.staged, item.admission)
+        processed = await processor.process(item.staged, admission)
         if processed.note:
-            log.info("%s (%s): %s", item.original_name, item.admission.content_type, processed.note)
+            log.info("%s (%s): %s", item.received.original_name, admission.content_type, processed.note)
         item.processed = processed
         if processed.content is not None:
             original = item.staged
-            item.staged = await staging.enter_async_context(self._files.stage())
-            item.size, item.sha256 = await _write_all(item.staged, processed.content)
+            item.staged = await self._stage()
+            item.size = len(processed.content)
+            item.sha256 = await item.staged.fill(_once(processed.content))
             await original.discard()  # its bytes are not needed any more: free the space now
         if processed.thumbnail is not None:
-            item.thumbnail = await staging.enter_async_context(self._files.stage())
-            _, item.thumbnail_sha256 = await _write_all(item.thumbnail, processed.thumbnail)
+            item.thumbnail = await self._stage()
+            item.thumbnail_sha256 = await item.thumbnail.fill(_once(processed.thumbnail))
 
-    def _admit(self, original_name: str, head: bytes) -> tuple[Admission, BodyCheck]:
-        admission = self._policy.admit(original_name, self._sniffer.sniff(head))
-        return admission, body_check_for(admission.extension, admission.kind)
-
-    async def _commit(
-        self, message: Message | None, uploader_id: str, received: list[_Received]
-    ) -> list[Attachment]:
-        now = self._clock.now()
-        attachments = []
-        for item in received:
-            attachment_id = uuid.uuid4()
-            attachments.append(
-                Attachment(
-                    id=attachment_id,
-                    message_id=None if message is None else message.id,
-                    uploader_id=uploader_id,
-                    filename=stored_name(attachment_id, item.admission.extension),
-                    original_name=display_name(item.original_name, item.admission.extension),
-                    content_type=item.admission.content_type,
-                    kind=item.admission.kind,
-                    size=item.size,
-                    sha256=item.sha256,
-                    created_at=now,
-                    width=item.processed.width,
-                    height=item.processed.height,
-                    duration_s=item.processed.duration_s,
-                    blurhash=item.processed.blurhash,
-                    thumbnail_sha256=item.thumbnail_sha256,
-                )
-            )
-        published: list[str] = []
-        try:
-            for item, attachment in zip(received, attachments, strict=True):
-                await item.staged.publish(attachment.filename)
-                published.append(attachment.filename)
-                if item.thumbnail is not None:
-                    await item.thumbnail.publish(thumbnail_name(attachment.id))
-                    published.append(thumbnail_name(attachment.id))
-            async with self._uow() as uow:
-                quota = self._policy.storage_quota
-                if quota is not None:  # again in the transaction: other uploads may have landed
-                    stored = await uow.attachments.bytes_stored_by(uploader_id)
-                    if stored + sum(a.size for a in attachments) > quota:
-                        raise QuotaExceeded(_quota_sentence(quota))
-                if message is None:
-                    for attachment in attachments:
-                        await uow.attachments.add(attachment)
-                    await uow.commit()
-                    return attachments  # drafts: nobody is told until a message names them
-                # Checked again inside the transaction: the message may have gone meanwhile.
-                current, conversation = await _attachable(uow, message.id, uploader_id)
-                for attachment in attachments:
-                    await uow.attachments.add(attachment)
-                if not current.has_media:
-                    await uow.messages.set_has_media(current.id, True)
-                seq = await uow.conversations.advance(conversation.id, now)
-                logged = await uow.events.append(
-                    MediaAttached(
-                        conversation_id=conversation.id,
-                        seq=seq,
-                        message_id=current.id,
-                        attachments=attachments,
-                    )
-                )
-                await uow.commit()
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                for filename in published:
-                    await self._files.delete(filename)
-            raise
-        await self._broadcaster.publish(logged, conversation.member_ids)
-        return attachments
+    async def _stage(self) -> StagedFile:
+        return await self._staging.enter_async_context(self._use_case.files.stage())
 
 
-async def _attachable(
-    uow: UnitOfWork, message_id: uuid.UUID, uploader_id: str
-) -> tuple[Message, Conversation]:
-    message, conversation = await message_in_conversation(uow, message_id, uploader_id)
-    message.ensure_sender(uploader_id, "attach files to it")
-    return message, conversation
-
-
-async def _write_all(staged: StagedFile, data: bytes) -> tuple[int, str]:
-    """Writes processed bytes to a staged file; returns their size and sha256."""
-    digest = await anyio.to_thread.run_sync(hashlib.sha256, data)
-    await staged.write(data)
-    return len(data), digest.hexdigest()
-
-
-def _head(chunks: Batch) -> bytes:
-    """The first SNIFF_WINDOW bytes of the chunks (all of them when they are fewer)."""
-    head = bytearray()
-    for chunk in chunks:
-        head += chunk[: SNIFF_WINDOW - len(head)]
-        if len(head) == SNIFF_WINDOW:
-            break
-    return bytes(head)
-
-
-def _message_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise InvalidInput("message_id must be a UUID.") from None
-
-
-def _quota_sentence(quota: int | None) -> str:
-    return f"This upload would pass your storage quota of {quota:,} bytes: delete some files first."
+async def _once(data: bytes) -> AsyncIterable[bytes]:
+    yield data

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from domain.attachment import MediaKind
-from domain.errors import ImageTooLarge, UnsupportedMediaType
+from domain.errors import FileTooLarge, ImageTooLarge, QuotaExceeded, UnsupportedMediaType
 
 MAX_UPLOAD_SIZE = 52_428_800  # 50 MB, the seed's cap
 # The decoding budget, checked on an image's header before any pixel is decoded: a frame's
@@ -149,6 +149,19 @@ class MediaPolicy:
             raise UnsupportedMediaType(f"The file is named .{ext} but its content is {found}.")
         content_type = sniffed if sniffed is not None else TEXT_CONTENT_TYPE
         return Admission(extension=ext, kind=self.kinds[ext], content_type=content_type)
+
+    def check_size(self, original_name: str, size: int) -> None:
+        """Raises FileTooLarge when a file of `size` bytes passes the upload cap."""
+        if size > self.max_upload_size:
+            raise FileTooLarge(f"'{original_name}' is larger than the {self.max_upload_size:,}-byte limit.")
+
+    def check_quota(self, stored: int, adding: int) -> None:
+        """Raises QuotaExceeded when `adding` bytes beside the uploader's `stored` ones pass the quota."""
+        if self.storage_quota is not None and stored + adding > self.storage_quota:
+            raise QuotaExceeded(
+                f"This upload would pass your storage quota of {self.storage_quota:,} bytes: "
+                "delete some files first."
+            )
 
     def check_image_budget(self, *, width: int, height: int, frames: int = 1) -> None:
         """Raises ImageTooLarge when decoding an image of this header would pass the budget: its

@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from litestar.di import Provide
 
-from adapters.metrics import MeteredUploadMedia
+from adapters.metrics import count_stored
 from application.access import UnitOfWorkAccess
 from application.conversations import AddMembersHandler, RemoveMemberHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
+from application.intake import Intake
 from application.messages import DeleteMessageHandler, PostMessageHandler
 from application.ports import (
     AttachmentAccess,
@@ -27,7 +28,7 @@ from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.sweep import SweepHandler
-from application.upload_media import UploadMediaHandler
+from application.upload_media import UploadMedia
 from domain.attachment import MediaKind
 from domain.policy import MediaPolicy
 
@@ -39,7 +40,7 @@ class UseCases:
     remove_member: RemoveMemberHandler
     post_message: PostMessageHandler
     delete_message: DeleteMessageHandler
-    upload_media: UploadMediaHandler
+    upload_media: UploadMedia
     serve_media: ServeMediaHandler
     serve_thumbnail: ServeThumbnailHandler
     delete_media: DeleteMediaHandler
@@ -65,7 +66,9 @@ def build_use_cases(
 ) -> UseCases:
     """`access` answers the downloads' access checks; by default a unit of work of their own."""
     access = access if access is not None else UnitOfWorkAccess(uow)
-    upload_media = MeteredUploadMedia(uow, files, sniffer, broadcaster, policy, clock, processors)
+    upload_media = UploadMedia(
+        uow, files, Intake(policy, sniffer), broadcaster, policy, clock, processors, stored=count_stored
+    )
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),

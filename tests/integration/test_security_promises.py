@@ -145,7 +145,7 @@ import struct
 import time
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -164,6 +164,7 @@ from litestar.testing import AsyncTestClient
 from adapters.files.local import LocalFileStore
 from application.events import Event, Logged, MediaAttached, MediaDeleted, MessageCreated, MessageDeleted
 from application.ports import StagedFile
+from domain.content_checks import BodyCheck
 from domain.errors import StorageUnavailable
 from entrypoints.app import create_app
 from entrypoints.settings import Settings
@@ -362,8 +363,8 @@ class _SpyStaged:
     def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         return self.inner.read(start, end, chunk_size)
 
-    async def write(self, *chunks: bytes) -> None:
-        await self.inner.write(*chunks)
+    async def fill(self, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
+        return await self.inner.fill(chunks, check)
 
     async def publish(self, filename: str) -> None:
         self.spy.publishes += 1

@@ -36,17 +36,19 @@ from application.conversations import (
 )
 from application.delete_media import DeleteMediaHandler
 from application.events import Event, MediaAttached
+from application.intake import Intake
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
 from application.ports import MediaProcessor
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.sweep import SweepHandler
-from application.upload_media import FieldPart, FilePart, UploadMedia, UploadMediaHandler
+from application.upload_media import UploadMedia
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import StorageUnavailable
 from domain.policy import MediaPolicy
+from entrypoints.http.multipart_form import FieldPart, FilePart, upload_form
 from tests.samples import sample
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -118,8 +120,16 @@ async def _stream(parts: Sequence[FilePart | FieldPart]) -> AsyncIterator[FilePa
         yield part
 
 
-def upload_of(uploader_id: str, *parts: FilePart | FieldPart) -> UploadMedia:
-    return UploadMedia(uploader_id=uploader_id, parts=_stream(parts))
+@dataclass(frozen=True)
+class FormUpload:
+    """What a multipart form hands the upload: the uploader and the form's parts, in order."""
+
+    uploader_id: str
+    parts: AsyncIterator[FilePart | FieldPart]
+
+
+def upload_of(uploader_id: str, *parts: FilePart | FieldPart) -> FormUpload:
+    return FormUpload(uploader_id=uploader_id, parts=_stream(parts))
 
 
 class FlakyUnitOfWorkFactory(InMemoryUnitOfWorkFactory):
@@ -165,10 +175,10 @@ class World:
         self.remove_member = RemoveMemberHandler(self.uow)
         self.post_message = PostMessageHandler(self.uow, self.broadcaster, self.clock)
         self.delete_message = DeleteMessageHandler(self.uow, self.files, self.broadcaster, self.clock)
-        self.upload = UploadMediaHandler(
+        self.uploads = UploadMedia(
             self.uow,
             self.files,
-            FiletypeSniffer(),
+            Intake(self.policy, FiletypeSniffer()),
             self.broadcaster,
             self.policy,
             self.clock,
@@ -188,8 +198,12 @@ class World:
             upload_ttl=RESUMABLE_TTL,
         )
         self.resumable = ResumableUploads(
-            self.uow, self.partials, self.upload, self.policy, self.clock, ttl=RESUMABLE_TTL
+            self.uow, self.partials, self.uploads, self.policy, self.clock, ttl=RESUMABLE_TTL
         )
+
+    async def upload(self, form: FormUpload) -> Sequence[Attachment]:
+        """The form's files uploaded as the HTTP route does: one session, begun at its message_id."""
+        return await upload_form(self.uploads, form.uploader_id, form.parts)
 
     @property
     def events(self) -> list[Event]:

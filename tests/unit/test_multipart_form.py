@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable
 import anyio
 import pytest
 
-from application.upload_media import FieldPart, FilePart
 from domain.errors import MalformedUpload, UploadAborted
 from entrypoints.http.body_deadline import BodyLimits, DeadlineReceive
-from entrypoints.http.multipart_form import MAX_FIELD_BYTES, StreamingForm
+from entrypoints.http.multipart_form import MAX_FIELD_BYTES, FieldPart, FilePart, StreamingForm
 
 BOUNDARY = "----b"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

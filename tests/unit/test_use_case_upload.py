@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from application.events import MediaAttached, MessageDeleted
 from application.messages import DeleteMessage
-from application.upload_media import FieldPart, FilePart
 from domain.attachment import MediaKind, is_stored_name
 from domain.errors import NotFound, UnsupportedMediaType
 from domain.policy import ACCEPTED_SIGNATURES
+from entrypoints.http.multipart_form import FieldPart, FilePart
 from tests.samples import sample
 from tests.unit.factories import MiB, World, alices_message, file_part, message_field, upload_of
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from application.upload_media import FieldPart, FilePart
 from domain.errors import (
     FileTooLarge,
     Forbidden,
@@ -17,6 +16,7 @@ from domain.errors import (
     UnsupportedMediaType,
 )
 from domain.policy import MediaPolicy
+from entrypoints.http.multipart_form import FieldPart, FilePart
 from tests import samples
 from tests.samples import sample
 from tests.unit.factories import (

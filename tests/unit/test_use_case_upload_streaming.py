@@ -14,15 +14,23 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
+from adapters.files.write_pipeline import BATCH, DEPTH, write_stages
 from adapters.memory import InMemoryFileStore
 from application.ports import StagedFile
-from application.upload_media import FilePart, UploadMedia
-from application.write_stages import BATCH, DEPTH, write_stages
 from domain.content_checks import NoBodyCheck
 from domain.conversation import Message
 from domain.errors import StorageUnavailable, UnsupportedMediaType, UploadAborted
+from entrypoints.http.multipart_form import FilePart
 from tests.samples import sample
-from tests.unit.factories import MiB, World, alices_message, assert_nothing_kept, message_field, upload_of
+from tests.unit.factories import (
+    FormUpload,
+    MiB,
+    World,
+    alices_message,
+    assert_nothing_kept,
+    message_field,
+    upload_of,
+)
 
 TIME_LIMIT = 20  # seconds: a hang fails the test instead of stalling the suite
 LARGEST = 400_000  # bytes in the largest chunk (granian hands over ~400 KiB at a time)
@@ -54,7 +62,7 @@ class SlowFullStore(InMemoryFileStore):
             yield staged
 
 
-def one_file(message: Message, name: str, chunks: AsyncIterator[bytes]) -> UploadMedia:
+def one_file(message: Message, name: str, chunks: AsyncIterator[bytes]) -> FormUpload:
     return upload_of("alice", message_field(message.id), FilePart(original_name=name, chunks=chunks))
 
 
@@ -128,7 +136,7 @@ async def test_a_slow_hash_stage_holds_the_sender_back_too() -> None:
     data = sample("mp4", 12 * BATCH)
     with anyio.fail_after(TIME_LIMIT):
         async with InMemoryFileStore().stage() as staged:
-            async with write_stages(staged, digest, check) as send:
+            async with write_stages(staged.write, digest, check) as send:
                 for at in range(0, len(data), BATCH):
                     ahead.append(at - check.fed)
                     await send([data[i : i + BATCH // 4] for i in range(at, at + BATCH, BATCH // 4)])
@@ -236,7 +244,7 @@ def test_a_failing_write_frees_a_sender_waiting_for_the_hash_stage_that_never_be
                 try:
                     async with (
                         store.stage() as staged,
-                        write_stages(staged, hashlib.sha256(), NoBodyCheck()) as send,
+                        write_stages(staged.write, hashlib.sha256(), NoBodyCheck()) as send,
                     ):
                         for _ in range(6):
                             await send([bytes(BATCH)])

@@ -25,7 +25,7 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -33,8 +33,10 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from adapters.files import write_pipeline
 from application.ports import OpenFile, StagedFile
 from domain.attachment import is_stored_name
+from domain.content_checks import BodyCheck
 from domain.errors import Conflict, NotFound, StorageUnavailable
 
 _STAGING = ".staging"
@@ -100,6 +102,9 @@ class _LocalStaged:
         if self._fd < 0:
             raise OSError(errno.EBADF, "the staged file is closed")
         return os.pread(self._fd, length, offset)
+
+    async def fill(self, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
+        return await write_pipeline.fill(self.write, chunks, check)
 
     async def write(self, *chunks: bytes) -> None:
         try:

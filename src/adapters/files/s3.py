@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,8 +40,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.files import write_pipeline
 from application.ports import OpenFile, StagedFile
 from domain.attachment import is_stored_name
+from domain.content_checks import BodyCheck
 from domain.errors import Conflict, NotFound, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -168,6 +170,9 @@ class _S3Staged:
             MultipartUpload={"Parts": self._parts},
         )
         self._staged = _Leftover(self._staging_key, version_id=done.get("VersionId"))
+
+    async def fill(self, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
+        return await write_pipeline.fill(self.write, chunks, check)
 
     async def write(self, *chunks: bytes) -> None:
         if self._done:

@@ -13,14 +13,14 @@ from litestar.params import FromPath, JSONBody
 from application.delete_media import DeleteMedia, DeleteMediaHandler
 from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
-from application.upload_media import UploadMedia, UploadMediaHandler
+from application.upload_media import UploadMedia
 from domain.attachment import MediaKind
 from domain.policy import MAX_FILES_PER_MESSAGE
 from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.auth import SIGNED_URLS, AuthRequest, media_links, signed_max_age
 from entrypoints.http.body_deadline import DeadlineReceive
 from entrypoints.http.file_response import MAX_AGE, FileResponse, download_response
-from entrypoints.http.multipart_form import StreamingForm
+from entrypoints.http.multipart_form import StreamingForm, upload_form
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.schemas import (
     AttachmentOut,
@@ -61,12 +61,12 @@ class MediaController(Controller):
     async def upload(
         self,
         request: AuthRequest,
-        upload_media: NamedDependency[UploadMediaHandler],
+        upload_media: NamedDependency[UploadMedia],
         settings: NamedDependency[Settings],
     ) -> list[AttachmentOut]:
         receive = DeadlineReceive(request.receive, settings.body_limits)
         form = StreamingForm(receive, request.headers.get("content-type"))
-        attachments = await upload_media(UploadMedia(uploader_id=request.user.id, parts=form.parts()))
+        attachments = await upload_form(upload_media, request.user.id, form.parts())
         links = media_links(request)
         return [attachment_out(a, links) for a in attachments]
 

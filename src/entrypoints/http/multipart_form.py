@@ -4,23 +4,67 @@ Litestar's own form parsing spools every file to a temporary file and calls the 
 the whole body arrived (litestar-notes.md); this reads the ASGI `receive` channel directly through
 the same push parser Litestar uses (`multipart.PushMultipartParser`), so the upload use case sees
 each file's bytes as they come and can refuse a spoofed type or an oversized file at once.
+`upload_form` drives an upload session with the parts.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from application.upload_media import FieldPart, FilePart
+from application.upload_media import Upload, UploadMedia
+from domain.attachment import Attachment
 from domain.errors import MalformedUpload, UploadAborted
+from entrypoints.http.schemas import message_id_of
 
 MAX_FIELD_BYTES = 1024
 MAX_PARTS = 16  # ten files, their message_id, and a little room
 MAX_PART_HEADER_BYTES = 4096
 _END = object()  # the end of a part's body
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FilePart:
+    original_name: str
+    chunks: AsyncIterator[bytes]  # must be read to its end before the next part is asked for
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldPart:
+    name: str
+    value: str
+
+
+async def upload_form(
+    uploads: UploadMedia, uploader_id: str, parts: AsyncIterator[FilePart | FieldPart]
+) -> Sequence[Attachment]:
+    """The form's files as one upload: its session begins at the `message_id` field or at the
+    first file, whichever comes first (a `message_id` after the files still names their message).
+    Fields of other names are ignored."""
+    upload: Upload | None = None
+    try:
+        async for part in parts:
+            if isinstance(part, FieldPart):
+                if part.name != "message_id":
+                    continue
+                if upload is None:
+                    upload = await uploads.begin(uploader_id, message_id_of(part.value))
+                else:
+                    await upload.to_message(message_id_of(part.value))
+                continue
+            if upload is None:
+                upload = await uploads.begin(uploader_id)
+            await upload.receive(part.original_name, part.chunks)
+        if upload is None:
+            raise MalformedUpload("The upload holds no 'file' part.")
+        return await upload.commit()
+    finally:
+        if upload is not None:
+            await upload.abort()
 
 
 class StreamingForm:

@@ -11,6 +11,7 @@ import msgspec
 
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
+from domain.errors import InvalidInput
 from entrypoints.http.signed_urls import UNSIGNED, MediaLinks
 
 MEDIA_FILES_PATH = "/api/v1/media/files"
@@ -174,3 +175,11 @@ def message_out(
         attachments=[attachment_out(a, links) for a in attachments],
         created_at=message.created_at,
     )
+
+
+def message_id_of(raw: str) -> uuid.UUID:
+    """A form field's or tus metadata's message_id (spaces around it allowed); 422 when not a UUID."""
+    try:
+        return uuid.UUID(raw.strip())
+    except ValueError:
+        raise InvalidInput("message_id must be a UUID.") from None

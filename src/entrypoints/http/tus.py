@@ -19,11 +19,12 @@ from litestar.params import FromPath
 from litestar.types import ExceptionHandler, Receive
 
 from application.resumable import AppendToUpload, CreateUpload, ResumableUploads, UploadState
-from domain.errors import InvalidInput, MalformedUpload, UnsupportedMediaType, UploadAborted
+from domain.errors import MalformedUpload, UnsupportedMediaType, UploadAborted
 from domain.resumable import UploadSession
 from entrypoints.http.auth import AuthRequest
 from entrypoints.http.body_deadline import DeadlineReceive
 from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.schemas import message_id_of
 from entrypoints.settings import Settings
 
 TUS_VERSION = "1.0.0"
@@ -87,7 +88,7 @@ class TusController(Controller):
                 uploader_id=request.user.id,
                 original_name=name,
                 length=length,
-                message_id=_message_id(metadata.get("message_id")),
+                message_id=message_id_of(raw) if (raw := metadata.get("message_id")) else None,
             )
         )
         return _empty(
@@ -190,15 +191,6 @@ def _whole_number(raw: str | None, name: str) -> int:
     if raw is None or not raw.strip().isdigit():
         raise MalformedUpload(f"{name} must be given as a whole number of bytes.")
     return int(raw)
-
-
-def _message_id(raw: str | None) -> uuid.UUID | None:
-    if not raw:
-        return None
-    try:
-        return uuid.UUID(raw.strip())
-    except ValueError:
-        raise InvalidInput("message_id must be a UUID.") from None
 
 
 def _http_date(session: UploadSession) -> str:

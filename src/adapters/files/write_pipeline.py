@@ -1,5 +1,6 @@
-"""One file's bytes on their way into a staged file: written, and hashed and checked, side by side
-in worker threads while the next bytes arrive.
+"""How a staged file of the disk and S3 stores fills (`StagedFile.fill`): the bytes written, and
+hashed and checked, side by side in worker threads while the next bytes arrive. An optimisation of
+the adapters, behind the port: the use case hands over the chunks and gets their sha256 back.
 
 The event loop only gathers the chunks as they came (the server's own bytes objects, never joined
 or copied) into batches of about `BATCH` bytes, and hands each batch to two stages:
@@ -20,24 +21,42 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
 import anyio.to_thread
 
-from application.ports import StagedFile
-from domain.content_checks import BodyCheck
+from domain.content_checks import BodyCheck, NoBodyCheck
 
 BATCH = 1 << 20  # bytes gathered before a batch is handed to the stages
 DEPTH = 2  # batches the hash stage may hold, the one it is working on included
 
 Batch = list[bytes]
+Write = Callable[..., Awaitable[None]]  # `write(*chunks)`: appends the chunks, in order
+
+
+async def fill(write: Write, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
+    """Writes the chunks through `write`, feeding each to sha256 and to `check` on the way; returns
+    the hex sha256 of what was written. What the chunks, the check or a write raise passes on."""
+    digest = hashlib.sha256()
+    batch: Batch = []
+    batched = 0
+    async with write_stages(write, digest, check or NoBodyCheck()) as send:
+        async for chunk in chunks:
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= BATCH:
+                await send(batch)
+                batch, batched = [], 0
+        if batch:
+            await send(batch)
+    return digest.hexdigest()
 
 
 @asynccontextmanager
 async def write_stages(
-    staged: StagedFile, digest: hashlib._Hash, check: BodyCheck
+    write: Write, digest: hashlib._Hash, check: BodyCheck
 ) -> AsyncIterator[Callable[[Batch], Awaitable[None]]]:
     """Yields `send(batch)`, which returns once both stages have room for the batch. Leaving the
     block waits until every batch sent is hashed, checked and written. What a stage raises comes
@@ -50,7 +69,7 @@ async def write_stages(
 
     async def write_stage() -> None:
         async for batch in writing:
-            await staged.write(*batch)
+            await write(*batch)
 
     try:
         async with anyio.create_task_group() as stages:
