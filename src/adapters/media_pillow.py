@@ -23,7 +23,8 @@ from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from adapters.image_containers import DamagedImage, Layout, rewrite
 from adapters.media_workers import MediaWorkers
-from application.ports import MediaSource, ProcessedMedia
+from application.ports.files import MediaSource
+from application.ports.media import ProcessedMedia
 from domain.attachment import THUMBNAIL_MAX_SIDE
 from domain.errors import ImageTooLarge, UnsupportedMediaType
 from domain.policy import Admission, MediaPolicy

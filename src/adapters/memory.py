@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 
 from adapters.files import write_pipeline
 from application.events import Event, Logged
-from application.ports import AttachmentSeen, Clock, OpenFile, StagedFile
+from application.ports.clock import Clock
+from application.ports.files import OpenFile, StagedFile
+from application.ports.repositories import AttachmentSeen
 from domain.attachment import Attachment
 from domain.content_checks import BodyCheck
 from domain.conversation import Conversation, ConversationKind, Message
@@ -115,14 +117,15 @@ class InMemoryAttachmentRepository:
             raise NotFound("No such message.")
         self._db.attachments[attachment.id] = attachment
 
-    async def seen_by(
-        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
-    ) -> AttachmentSeen | None:
-        found = (
-            self._db.attachments.get(attachment_id)
-            if attachment_id is not None
-            else next((a for a in self._db.attachments.values() if a.filename == filename), None)
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return self._seen(viewer, self._db.attachments.get(attachment_id))
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return self._seen(
+            viewer, next((a for a in self._db.attachments.values() if a.filename == filename), None)
         )
+
+    def _seen(self, viewer: str, found: Attachment | None) -> AttachmentSeen | None:
         if found is None:
             return None
         message = None if found.message_id is None else self._db.messages.get(found.message_id)

@@ -24,7 +24,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from application.ports import MediaProcessor, MediaSource, ProcessedMedia
+from application.ports.files import MediaSource
+from application.ports.media import MediaProcessor, ProcessedMedia
 from domain.attachment import Attachment
 from domain.policy import Admission
 

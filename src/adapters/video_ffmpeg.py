@@ -36,7 +36,8 @@ from PIL import Image
 
 from adapters.media_pillow import Thumbnail, make_thumbnail
 from adapters.media_workers import MediaWorkers
-from application.ports import MediaSource, ProcessedMedia
+from application.ports.files import MediaSource
+from application.ports.media import ProcessedMedia
 from domain.attachment import THUMBNAIL_MAX_SIDE
 from domain.errors import ImageTooLarge
 from domain.policy import Admission, MediaPolicy

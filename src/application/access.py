@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from application.ports import AttachmentSeen, UnitOfWork, UnitOfWorkFactory
+from application.ports.repositories import AttachmentSeen
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 from domain.errors import NotFound
@@ -45,14 +46,9 @@ async def message_in_conversation(
     return message, conversation
 
 
-async def visible_attachment(
-    uow: UnitOfWork, user_id: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
-) -> Attachment:
-    """The attachment with this id or stored name, when the user may see it (`visible`), read in
-    the unit of work's transaction."""
-    return visible(
-        await uow.attachments.seen_by(user_id, attachment_id=attachment_id, filename=filename), user_id
-    )
+async def visible_attachment(uow: UnitOfWork, user_id: str, attachment_id: uuid.UUID) -> Attachment:
+    """The attachment, when the user may see it (`visible`), read in the unit of work's transaction."""
+    return visible(await uow.attachments.seen_by_id(user_id, attachment_id), user_id)
 
 
 def visible(seen: AttachmentSeen | None, user_id: str) -> Attachment:
@@ -75,8 +71,10 @@ class UnitOfWorkAccess:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def seen_by(
-        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
-    ) -> AttachmentSeen | None:
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
         async with self._uow() as uow:
-            return await uow.attachments.seen_by(viewer, attachment_id=attachment_id, filename=filename)
+            return await uow.attachments.seen_by_id(viewer, attachment_id)
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        async with self._uow() as uow:
+            return await uow.attachments.seen_by_filename(viewer, filename)

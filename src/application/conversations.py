@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 
 from application.access import visible_conversation
-from application.ports import Clock, UnitOfWorkFactory
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.conversation import Conversation, ConversationKind, new_conversation
 
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from application.access import message_in_conversation, visible_attachment
 from application.events import MediaDeleted
-from application.ports import Broadcaster, Clock, FileStore, UnitOfWorkFactory
+from application.ports.broadcaster import Broadcaster
+from application.ports.clock import Clock
+from application.ports.files import FileStore
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import Forbidden
 
 
@@ -32,7 +35,7 @@ class DeleteMediaHandler:
 
     async def __call__(self, command: DeleteMedia) -> None:
         async with self._uow() as uow:
-            attachment = await visible_attachment(uow, command.user_id, attachment_id=command.media_id)
+            attachment = await visible_attachment(uow, command.user_id, command.media_id)
             if attachment.uploader_id != command.user_id:
                 raise Forbidden("Only the uploader of a file may delete it.")
             await uow.attachments.delete(attachment.id)

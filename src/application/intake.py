@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-from application.ports import ContentSniffer, StagedFile
+from application.ports.files import StagedFile
+from application.ports.media import ContentSniffer
 from domain.content_checks import body_check_for
 from domain.errors import InvalidInput
 from domain.policy import SNIFF_WINDOW, Admission, MediaPolicy

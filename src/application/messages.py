@@ -7,7 +7,10 @@ from dataclasses import dataclass, replace
 
 from application.access import message_in_conversation, visible_attachment, visible_conversation
 from application.events import MessageCreated, MessageDeleted
-from application.ports import Broadcaster, Clock, FileStore, UnitOfWork, UnitOfWorkFactory
+from application.ports.broadcaster import Broadcaster
+from application.ports.clock import Clock
+from application.ports.files import FileStore
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.queries import MessageWithMedia
 from domain.attachment import Attachment
 from domain.conversation import new_message
@@ -71,7 +74,7 @@ class PostMessageHandler:
 async def _own_draft(uow: UnitOfWork, draft_id: uuid.UUID, sender_id: str) -> Attachment:
     # What the sender may not see (another user's draft, a file of a conversation they are not
     # in) is answered as an unknown id would be; what they see but may not send, with 403 or 409.
-    draft = await visible_attachment(uow, sender_id, attachment_id=draft_id)
+    draft = await visible_attachment(uow, sender_id, draft_id)
     if draft.uploader_id != sender_id:
         raise Forbidden(f"Upload {draft_id} is another user's: only its uploader may send it.")
     if draft.message_id is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from application.access import ensure_member, visible, visible_conversation, visible_message
 from application.events import Logged
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 from domain.errors import InvalidInput, NotFound
@@ -76,7 +76,7 @@ class ChatQueries:
         found: list[Attachment] = []
         async with self._uow() as uow:
             for attachment_id in dict.fromkeys(attachment_ids):
-                seen = await uow.attachments.seen_by(user_id, attachment_id=attachment_id)
+                seen = await uow.attachments.seen_by_id(user_id, attachment_id)
                 try:
                     found.append(visible(seen, user_id))
                 except NotFound:

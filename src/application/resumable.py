@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import anyio
 
-from application.ports import Clock, PartialStore, UnitOfWorkFactory
+from application.ports.clock import Clock
+from application.ports.partials import PartialStore
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.upload_commit import attachable
 from application.upload_media import UploadMedia
 from domain.errors import Conflict, InvalidInput, MediaError, NotFound, StorageUnavailable

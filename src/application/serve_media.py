@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from application.access import visible
-from application.ports import AttachmentAccess, FileStore, OpenFile
+from application.ports.access import AttachmentAccess
+from application.ports.files import FileStore, OpenFile
 from domain.attachment import (
     THUMBNAIL_CONTENT_TYPE,
     THUMBNAIL_EXTENSION,
@@ -92,7 +93,7 @@ class ServeMediaHandler(_Serving):
     async def check(self, user_id: str, filename: str) -> Checked:
         if not is_stored_name(filename):
             raise NotFound("No such file.")
-        return Checked(attachment=visible(await self._access.seen_by(user_id, filename=filename), user_id))
+        return Checked(attachment=visible(await self._access.seen_by_filename(user_id, filename), user_id))
 
 
 class ServeThumbnailHandler(_Serving):
@@ -107,7 +108,7 @@ class ServeThumbnailHandler(_Serving):
             yield download
 
     async def check(self, user_id: str, media_id: uuid.UUID) -> Checked:
-        attachment = visible(await self._access.seen_by(user_id, attachment_id=media_id), user_id)
+        attachment = visible(await self._access.seen_by_id(user_id, media_id), user_id)
         if attachment.thumbnail_filename is None:
             raise NotFound("This file has no thumbnail.")
         return Checked(attachment=attachment, thumbnail=True)

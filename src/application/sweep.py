@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports import Clock, FileStore, PartialStore, UnitOfWorkFactory
+from application.ports.clock import Clock
+from application.ports.files import FileStore
+from application.ports.partials import PartialStore
+from application.ports.unit_of_work import UnitOfWorkFactory
 
 BATCH = 500
 

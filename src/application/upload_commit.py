@@ -12,7 +12,7 @@ import anyio
 
 from application.access import message_in_conversation
 from application.events import MediaAttached
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from domain.attachment import Attachment, stored_name, thumbnail_name
 from domain.conversation import Conversation, Message
 from domain.policy import display_name

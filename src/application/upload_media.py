@@ -15,15 +15,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from application.intake import Intake, Received
-from application.ports import (
-    Broadcaster,
-    Clock,
-    FileStore,
-    MediaProcessor,
-    ProcessedMedia,
-    StagedFile,
-    UnitOfWorkFactory,
-)
+from application.ports.broadcaster import Broadcaster
+from application.ports.clock import Clock
+from application.ports.files import FileStore, StagedFile
+from application.ports.media import MediaProcessor, ProcessedMedia
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.upload_commit import attachable, commit_upload
 from domain.attachment import Attachment, MediaKind
 from domain.conversation import Message

@@ -36,7 +36,8 @@ from adapters.sql.database import check_database, create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.tokens import JwtVerifier
 from adapters.video_ffmpeg import FfmpegVideoProcessor
-from application.ports import Broadcaster, FileStore
+from application.ports.broadcaster import Broadcaster
+from application.ports.files import FileStore
 from application.sweep import SweepHandler, SweepReport
 from domain.attachment import MediaKind
 from domain.errors import StorageUnavailable

@@ -14,16 +14,13 @@ from application.conversations import AddMembersHandler, RemoveMemberHandler, St
 from application.delete_media import DeleteMediaHandler
 from application.intake import Intake
 from application.messages import DeleteMessageHandler, PostMessageHandler
-from application.ports import (
-    AttachmentAccess,
-    Broadcaster,
-    Clock,
-    ContentSniffer,
-    FileStore,
-    MediaProcessor,
-    PartialStore,
-    UnitOfWorkFactory,
-)
+from application.ports.access import AttachmentAccess
+from application.ports.broadcaster import Broadcaster
+from application.ports.clock import Clock
+from application.ports.files import FileStore
+from application.ports.media import ContentSniffer, MediaProcessor
+from application.ports.partials import PartialStore
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore
-from application.ports import FileStore
+from application.ports.files import FileStore
 from domain.errors import StorageUnavailable
 from entrypoints.settings import Settings, SettingsError
 

@@ -22,7 +22,8 @@ from adapters.sql.access import AutocommitAttachmentAccess, SqliteAttachmentAcce
 from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.access import UnitOfWorkAccess
-from application.ports import AttachmentAccess, UnitOfWorkFactory
+from application.ports.access import AttachmentAccess
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.attachment import Attachment, stored_name
 from tests.databases import PG_HOST, PG_PORT, PG_USER
 from tests.integration.test_repository_contract import add, attachment, group, post
@@ -110,17 +111,17 @@ async def test_members_see_an_attachment_others_are_told_they_are_not(backend: B
         await tx.attachments.add(draft)
         await tx.commit()
     for viewer, member in (("alice", True), ("bob", True), ("carol", False)):
-        by_id = await backend.access.seen_by(viewer, attachment_id=attached.id)
-        by_name = await backend.access.seen_by(viewer, filename=attached.filename)
+        by_id = await backend.access.seen_by_id(viewer, attached.id)
+        by_name = await backend.access.seen_by_filename(viewer, attached.filename)
         assert by_id is not None
         assert by_name is not None
         assert (by_id.attachment, by_id.viewer_is_member) == (attached, member)
         assert (by_name.attachment, by_name.viewer_is_member) == (attached, member)
-    seen_draft = await backend.access.seen_by("carol", filename=draft.filename)
+    seen_draft = await backend.access.seen_by_filename("carol", draft.filename)
     assert seen_draft is not None
     assert (seen_draft.attachment, seen_draft.viewer_is_member) == (draft, False)
-    assert await backend.access.seen_by("alice", attachment_id=uuid.uuid4()) is None
-    assert await backend.access.seen_by("alice", filename=f"{uuid.uuid4()}.png") is None
+    assert await backend.access.seen_by_id("alice", uuid.uuid4()) is None
+    assert await backend.access.seen_by_filename("alice", f"{uuid.uuid4()}.png") is None
 
 
 async def test_what_is_committed_is_read_at_once(backend: Backend) -> None:
@@ -130,20 +131,20 @@ async def test_what_is_committed_is_read_at_once(backend: Backend) -> None:
     async with backend.uow() as tx:
         message = await tx.messages.get(attached.message_id)
     assert message is not None
-    seen = await backend.access.seen_by("bob", filename=attached.filename)
+    seen = await backend.access.seen_by_filename("bob", attached.filename)
     assert seen is not None
     assert seen.viewer_is_member
     async with backend.uow() as tx:
         await tx.conversations.remove_member(message.conversation_id, "bob")
-        assert await backend.access.seen_by("bob", filename=attached.filename) == seen  # not yet
+        assert await backend.access.seen_by_filename("bob", attached.filename) == seen  # not yet
         await tx.commit()
-    after = await backend.access.seen_by("bob", filename=attached.filename)
+    after = await backend.access.seen_by_filename("bob", attached.filename)
     assert after is not None
     assert not after.viewer_is_member
     async with backend.uow() as tx:
         await tx.attachments.delete(attached.id)
         await tx.commit()
-    assert await backend.access.seen_by("alice", filename=attached.filename) is None
+    assert await backend.access.seen_by_filename("alice", attached.filename) is None
 
 
 async def test_a_locked_database_is_waited_for_without_stopping_the_loop(sqlite_backend: Backend) -> None:
@@ -177,7 +178,7 @@ async def test_a_locked_database_is_waited_for_without_stopping_the_loop(sqlite_
                 tasks.start_soon(release)
                 await anyio.sleep(0.05)  # both running before the check starts
                 started = time.monotonic()
-                seen = await backend.access.seen_by("bob", attachment_id=attached.id)
+                seen = await backend.access.seen_by_id("bob", attached.id)
                 waited = time.monotonic() - started
                 answered.set()
     finally:
@@ -204,7 +205,7 @@ async def test_a_connection_the_server_dropped_costs_a_retry_not_an_error(postgr
     backend = postgres_backend
     assert backend.url is not None
     attached = await attached_file(backend)
-    first = await backend.access.seen_by("bob", filename=attached.filename)
+    first = await backend.access.seen_by_filename("bob", attached.filename)
     assert first is not None
     database = str(make_url(backend.url).database)
     admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=database)
@@ -216,5 +217,5 @@ async def test_a_connection_the_server_dropped_costs_a_retry_not_an_error(postgr
     finally:
         await admin.close()
     assert ended >= 1  # the access pool's connection among them
-    again = await backend.access.seen_by("bob", filename=attached.filename)
+    again = await backend.access.seen_by_filename("bob", attached.filename)
     assert again == first

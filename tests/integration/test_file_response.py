@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 
 from adapters.files.local import LocalFileStore
 from adapters.memory import InMemoryFileStore
-from application.ports import FileStore, OpenFile
+from application.ports.files import FileStore, OpenFile
 from application.serve_media import Checked, Download
 from domain.attachment import Attachment, MediaKind, stored_name
 from domain.errors import NotFound, StorageUnavailable

@@ -21,7 +21,7 @@ from adapters.files import local as local_store
 from adapters.files.local import LocalFileStore
 from adapters.files.s3 import S3FileStore
 from adapters.memory import InMemoryFileStore
-from application.ports import FileStore, OpenFile
+from application.ports.files import FileStore, OpenFile
 from domain.attachment import stored_name, thumbnail_name
 from domain.errors import Conflict, NotFound, StorageUnavailable
 from tests.s3 import Moto, contents

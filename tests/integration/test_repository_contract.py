@@ -15,7 +15,7 @@ from adapters.memory import InMemoryUnitOfWorkFactory
 from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.events import MediaAttached, MessageCreated, MessageDeleted
-from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
 from domain.conversation import (
     MAX_GROUP_MEMBERS,
@@ -79,7 +79,11 @@ async def post(uow: UnitOfWorkFactory, conversation: Conversation, sender: str =
 async def attachment_in(
     tx: UnitOfWork, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
 ) -> Attachment | None:
-    seen = await tx.attachments.seen_by("nobody", attachment_id=attachment_id, filename=filename)
+    if attachment_id is not None:
+        seen = await tx.attachments.seen_by_id("nobody", attachment_id)
+    else:
+        assert filename is not None
+        seen = await tx.attachments.seen_by_filename("nobody", filename)
     return None if seen is None else seen.attachment
 
 
@@ -309,20 +313,20 @@ async def test_an_attachment_is_seen_with_whether_the_viewer_is_a_member_now(uow
         await tx.commit()
     async with uow() as tx:
         for viewer, member in (("bob", True), ("carol", False)):
-            by_id = await tx.attachments.seen_by(viewer, attachment_id=attached.id)
-            by_name = await tx.attachments.seen_by(viewer, filename=attached.filename)
+            by_id = await tx.attachments.seen_by_id(viewer, attached.id)
+            by_name = await tx.attachments.seen_by_filename(viewer, attached.filename)
             assert by_id is not None
             assert by_name is not None
             assert (by_id.attachment, by_id.viewer_is_member) == (attached, member)
             assert (by_name.attachment, by_name.viewer_is_member) == (attached, member)
-        seen_draft = await tx.attachments.seen_by("carol", filename=draft.filename)
+        seen_draft = await tx.attachments.seen_by_filename("carol", draft.filename)
         assert seen_draft is not None
         assert (seen_draft.attachment, seen_draft.viewer_is_member) == (draft, False)
         await tx.conversations.remove_member(conversation.id, "bob")
-        after = await tx.attachments.seen_by("bob", attachment_id=attached.id)
+        after = await tx.attachments.seen_by_id("bob", attached.id)
         assert after is not None
         assert not after.viewer_is_member
-        assert await tx.attachments.seen_by("bob", attachment_id=uuid.uuid4()) is None
+        assert await tx.attachments.seen_by_id("bob", uuid.uuid4()) is None
 
 
 async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None:

@@ -163,7 +163,7 @@ from litestar.testing import AsyncTestClient
 
 from adapters.files.local import LocalFileStore
 from application.events import Event, Logged, MediaAttached, MediaDeleted, MessageCreated, MessageDeleted
-from application.ports import StagedFile
+from application.ports.files import StagedFile
 from domain.content_checks import BodyCheck
 from domain.errors import StorageUnavailable
 from entrypoints.app import create_app

@@ -18,7 +18,7 @@ from PIL import Image
 from adapters.media_workers import MediaWorkers
 from adapters.memory import InMemoryFileStore
 from adapters.video_ffmpeg import FfmpegVideoProcessor
-from application.ports import ProcessedMedia
+from application.ports.media import ProcessedMedia
 from domain.attachment import MediaKind
 from domain.policy import Admission, MediaPolicy
 from tests import photos, samples

@@ -38,7 +38,7 @@ from application.delete_media import DeleteMediaHandler
 from application.events import Event, MediaAttached
 from application.intake import Intake
 from application.messages import DeleteMessageHandler, PostMessage, PostMessageHandler
-from application.ports import MediaProcessor
+from application.ports.media import MediaProcessor
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler

@@ -12,7 +12,7 @@ from PIL import Image
 
 from adapters.media_pillow import PillowImageProcessor, make_thumbnail
 from adapters.media_workers import MediaWorkers
-from application.ports import ProcessedMedia
+from application.ports.media import ProcessedMedia
 from domain.attachment import THUMBNAIL_MAX_SIDE
 from domain.errors import ImageTooLarge, UnsupportedMediaType
 from domain.policy import MediaPolicy

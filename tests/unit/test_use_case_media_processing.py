@@ -13,7 +13,8 @@ from PIL import Image
 
 from application.delete_media import DeleteMedia
 from application.messages import DeleteMessage
-from application.ports import MediaSource, ProcessedMedia
+from application.ports.files import MediaSource
+from application.ports.media import ProcessedMedia
 from domain.attachment import MediaKind, is_stored_name, thumbnail_name
 from domain.errors import ImageTooLarge, NotFound, StorageUnavailable
 from domain.policy import Admission

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.files.write_pipeline import BATCH, DEPTH, write_stages
 from adapters.memory import InMemoryFileStore
-from application.ports import StagedFile
+from application.ports.files import StagedFile
 from domain.content_checks import NoBodyCheck
 from domain.conversation import Message
 from domain.errors import StorageUnavailable, UnsupportedMediaType, UploadAborted

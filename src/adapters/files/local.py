@@ -34,7 +34,7 @@ import anyio
 import anyio.to_thread
 
 from adapters.files import write_pipeline
-from application.ports import OpenFile, StagedFile
+from application.ports.files import OpenFile, StagedFile
 from domain.attachment import is_stored_name
 from domain.content_checks import BodyCheck
 from domain.errors import Conflict, NotFound, StorageUnavailable

@@ -41,7 +41,7 @@ from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.files import write_pipeline
-from application.ports import OpenFile, StagedFile
+from application.ports.files import OpenFile, StagedFile
 from domain.attachment import is_stored_name
 from domain.content_checks import BodyCheck
 from domain.errors import Conflict, NotFound, StorageUnavailable

@@ -22,17 +22,21 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Select, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
-from adapters.sql.repositories import seen_by_query, seen_of
+from adapters.sql import statements
+from adapters.sql.repositories import seen_of
 from application.access import UnitOfWorkAccess
-from application.ports import AttachmentAccess, AttachmentSeen, UnitOfWorkFactory
+from application.ports.access import AttachmentAccess
+from application.ports.repositories import AttachmentSeen
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,16 +62,32 @@ class SqliteAttachmentAccess:
         )
         event.listen(self._engine, "connect", _reader_pragmas)
 
-    async def seen_by(
-        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return await self._read(
+            statements.SEEN_BY_ID,
+            {"id": attachment_id, "viewer": viewer},
+            lambda: self._fallback.seen_by_id(viewer, attachment_id),
+        )
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return await self._read(
+            statements.SEEN_BY_FILENAME,
+            {"filename": filename, "viewer": viewer},
+            lambda: self._fallback.seen_by_filename(viewer, filename),
+        )
+
+    async def _read(
+        self,
+        query: Select[Any],
+        parameters: dict[str, object],
+        fallback: Callable[[], Awaitable[AttachmentSeen | None]],
     ) -> AttachmentSeen | None:
-        query, parameters = seen_by_query(viewer, attachment_id=attachment_id, filename=filename)
         try:
             with self._engine.connect() as connection:
                 return seen_of(connection.execute(query, parameters).first())
         except SQLAlchemyError as exc:
             log.debug("the inline SQLite read failed (%s): through a unit of work instead", exc)
-        return await self._fallback.seen_by(viewer, attachment_id=attachment_id, filename=filename)
+        return await fallback()
 
     async def close(self) -> None:
         self._engine.dispose()
@@ -84,10 +104,13 @@ class AutocommitAttachmentAccess:
             url, isolation_level="AUTOCOMMIT", pool_size=self.POOL_SIZE, max_overflow=self.MAX_OVERFLOW
         )
 
-    async def seen_by(
-        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
-    ) -> AttachmentSeen | None:
-        query, parameters = seen_by_query(viewer, attachment_id=attachment_id, filename=filename)
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return await self._read(statements.SEEN_BY_ID, {"id": attachment_id, "viewer": viewer})
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return await self._read(statements.SEEN_BY_FILENAME, {"filename": filename, "viewer": viewer})
+
+    async def _read(self, query: Select[Any], parameters: dict[str, object]) -> AttachmentSeen | None:
         for attempt in (1, 2):
             try:
                 async with self._engine.connect() as connection:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql import statements
 from adapters.sql.models import AttachmentRow, ConversationRow, MemberRow, MessageRow
-from application.ports import AttachmentSeen
+from application.ports.repositories import AttachmentSeen
 from domain.attachment import Attachment, MediaKind, thumbnail_owner
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import NotFound
@@ -116,15 +116,6 @@ def attachment_of(row: AttachmentRow | Row[Any]) -> Attachment:
         blurhash=row.blurhash,
         thumbnail_sha256=row.thumbnail_sha256,
     )
-
-
-def seen_by_query(
-    viewer: str, *, attachment_id: uuid.UUID | None, filename: str | None
-) -> tuple[Select[Any], dict[str, object]]:
-    """The access check's statement and its parameters, for the attachment's id or stored name."""
-    if attachment_id is not None:
-        return statements.SEEN_BY_ID, {"id": attachment_id, "viewer": viewer}
-    return statements.SEEN_BY_FILENAME, {"filename": filename, "viewer": viewer}
 
 
 def seen_of(row: Row[Any] | None) -> AttachmentSeen | None:
@@ -319,10 +310,13 @@ class SqlAttachmentRepository:
         except IntegrityError:  # the message went meanwhile (the names are fresh UUIDs)
             raise NotFound("No such message.") from None
 
-    async def seen_by(
-        self, viewer: str, *, attachment_id: uuid.UUID | None = None, filename: str | None = None
-    ) -> AttachmentSeen | None:
-        query, parameters = seen_by_query(viewer, attachment_id=attachment_id, filename=filename)
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return await self._seen(statements.SEEN_BY_ID, {"id": attachment_id, "viewer": viewer})
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return await self._seen(statements.SEEN_BY_FILENAME, {"filename": filename, "viewer": viewer})
+
+    async def _seen(self, query: Select[Any], parameters: dict[str, object]) -> AttachmentSeen | None:
         return seen_of((await self._session.execute(query, parameters)).first())
 
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:

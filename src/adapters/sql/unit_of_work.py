@@ -14,10 +14,10 @@ from adapters.sql.repositories import (
     SqlMessageRepository,
 )
 from adapters.sql.upload_sessions import SqlUploadSessionRepository
-from application.ports import (
+from application.ports.event_log import EventLog
+from application.ports.repositories import (
     AttachmentRepository,
     ConversationRepository,
-    EventLog,
     MessageRepository,
     UploadSessionRepository,
 )

@@ -36,7 +36,7 @@ import anyio
 from litestar.response.base import ASGIResponse, Response
 
 from adapters.metrics import count_download
-from application.ports import OpenFile
+from application.ports.files import OpenFile
 from application.serve_media import Checked, Download
 from domain.errors import StorageUnavailable
 from domain.policy import display_name, is_inline

@@ -1,0 +1,43 @@
+"""What an upload's bytes are and what is made of them: the sniffer and the processors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from application.ports.files import MediaSource
+from domain.policy import Admission
+
+
+class ContentSniffer(Protocol):
+    def sniff(self, head: bytes) -> str | None:
+        """The MIME type the leading bytes' signature names, or None when none is known."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessedMedia:
+    """What a processor made of an admitted file. Every field may be missing: nothing to change,
+    nothing learnt, no thumbnail (then `note` says why, for the log)."""
+
+    content: bytes | None = None  # the bytes to store instead of the upload's; None: keep those
+    thumbnail: bytes | None = None  # a WebP of at most THUMBNAIL_MAX_SIDE pixels on its long side
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    blurhash: str | None = None
+    note: str | None = None
+
+
+class MediaProcessor(Protocol):
+    """Makes what is stored and shown of an admitted file of one kind: metadata removed, orientation
+    applied, a thumbnail, dimensions, a placeholder. The work runs off the event loop, a bounded
+    number of files at a time, each within a time limit.
+
+    Raises ImageTooLarge (a FileTooLarge) when the header claims more pixels or frames than the
+    policy's budget, before anything is decoded, and UnsupportedMediaType when the bytes are not
+    readable as the admitted type at all. A file that is readable but does not decode whole (a
+    truncated image, a video its decoder cannot open in time) is no error: it is kept without a
+    thumbnail, and `note` says why."""
+
+    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia: ...

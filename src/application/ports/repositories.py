@@ -1,0 +1,129 @@
+"""The repositories a unit of work holds: conversations, messages, attachments, resumable uploads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.attachment import Attachment
+from domain.conversation import Conversation, Message
+from domain.resumable import UploadSession
+
+
+class ConversationRepository(Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        """The conversation with all its members (a group's may be 1,000: read when the members
+        are needed, to answer or to tell them; a check of one user is `is_member`)."""
+        ...
+
+    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
+        """Whether the user is a member now; False for an unknown conversation."""
+        ...
+
+    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
+        """The direct conversation between exactly these two users, if there is one."""
+        ...
+
+    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
+        """The user's conversations, most recent activity first."""
+        ...
+
+    async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
+        """Adds the users who are not members yet; members already there are left as they are."""
+        ...
+
+    async def remove_member(self, conversation_id: uuid.UUID, user_id: str) -> None:
+        """Removes the user from the conversation's members; what they sent stays. Raises NotFound
+        when the user is not a member of it (an unknown conversation included), so that of two
+        concurrent removals of the same member one fails instead of both answering done."""
+        ...
+
+    async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
+        """Records activity at `at` (it orders the members' lists) and returns the conversation's
+        next sequence number, atomically: two concurrent changes never get the same one."""
+        ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: Message) -> None: ...
+
+    async def get(self, message_id: uuid.UUID) -> Message | None: ...
+
+    async def list_page(
+        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        """At most `limit` messages, newest first, strictly older than `before` when given.
+        Raises NotFound when `before` is not a message of this conversation."""
+        ...
+
+    async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None: ...
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        """Deletes the message and, by cascade, its attachment rows."""
+        ...
+
+
+class AttachmentRepository(Protocol):
+    async def add(self, attachment: Attachment) -> None: ...
+
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        """The attachment with this id, and whether `viewer` is a member of its message's
+        conversation now: both in one read, for the access check; None for an unknown id."""
+        ...
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        """The same, for the attachment stored under this name (a download's path)."""
+        ...
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        """Their attachments, in upload order."""
+        ...
+
+    async def count_for_message(self, message_id: uuid.UUID) -> int: ...
+
+    async def delete(self, attachment_id: uuid.UUID) -> None: ...
+
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        """Makes these drafts the message's attachments, in the order given."""
+        ...
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        """The total size of the user's stored files, drafts included."""
+        ...
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]: ...
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        """Which of these names a row names: as its file, or as its thumbnail when it has one."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttachmentSeen:
+    attachment: Attachment
+    viewer_is_member: bool  # of the conversation of the attachment's message; False for a draft
+
+
+class UploadSessionRepository(Protocol):
+    """The resumable uploads' sessions. The bytes received so far are the PartialStore's."""
+
+    async def add(self, session: UploadSession) -> None: ...
+
+    async def get(self, session_id: uuid.UUID) -> UploadSession | None: ...
+
+    async def finish(self, session_id: uuid.UUID, attachment_id: uuid.UUID) -> None:
+        """Records the attachment the upload became."""
+        ...
+
+    async def delete(self, session_id: uuid.UUID) -> None:
+        """A missing session is not an error."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[UploadSession]:
+        """At most `limit` sessions whose `expires_at` is not after `now`."""
+        ...
