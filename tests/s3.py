@@ -22,6 +22,7 @@ import pytest
 
 from adapters.files.s3 import S3Config
 from domain.attachment import thumbnail_name
+from entrypoints.settings import S3Settings
 from tests.databases import unavailable
 from tests.integration.server_process import free_port
 
@@ -146,4 +147,19 @@ def contents(moto: Moto, bucket: str) -> BucketContents:
         objects=frozenset(o["Key"] for o in objects),
         versions=len(versions.get("Versions", [])) + len(versions.get("DeleteMarkers", [])),
         uploads=frozenset(u["Key"] for u in uploads),
+    )
+
+
+def s3_settings(config: S3Config, **downloads: Any) -> S3Settings:
+    """STORAGE=s3 settings naming the bucket of `config` (and its part size, timeout, attempts)."""
+    return S3Settings(
+        bucket=config.bucket,
+        endpoint_url=config.endpoint_url,
+        region=config.region,
+        prefix=config.prefix,
+        part_size=config.part_size,
+        timeout=config.timeout,
+        public_endpoint_url=config.public_endpoint_url,
+        max_attempts=config.max_attempts,
+        **downloads,
     )

@@ -7,8 +7,9 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
+from adapters.clock import SystemClock
 from adapters.files import write_pipeline
 from application.events import Event, Logged
 from application.ports.clock import Clock
@@ -252,10 +253,6 @@ class _MemoryStaged:
     def size(self) -> int:
         return len(self._buffer)
 
-    @property
-    def local_path(self) -> str | None:
-        return None
-
     async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         for offset in range(start, min(end, len(self._buffer)), chunk_size):
             yield bytes(self._buffer[offset : min(offset + chunk_size, end)])
@@ -270,7 +267,7 @@ class _MemoryStaged:
     async def publish(self, filename: str) -> None:
         if filename in self._store.files:
             raise Conflict(f"A file named {filename} is already stored.")
-        self._store.files[filename] = (bytes(self._buffer), datetime.now(UTC))
+        self._store.files[filename] = (bytes(self._buffer), self._store.clock.now())
         self.published = True
 
     async def discard(self) -> None:
@@ -285,17 +282,14 @@ class _MemoryOpenFile:
     def size(self) -> int:
         return len(self.data)
 
-    @property
-    def local_path(self) -> str | None:
-        return None
-
     async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         for offset in range(start, end, chunk_size):
             yield self.data[offset : min(offset + chunk_size, end)]
 
 
 class InMemoryFileStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()  # when each file was published, for the sweeper
         self.files: dict[str, tuple[bytes, datetime]] = {}
         self.staged_open = 0  # staged files not yet published or discarded
 
@@ -388,8 +382,3 @@ class RecordingBroadcaster:
     async def publish(self, logged: Logged, audience: frozenset[str]) -> None:
         self.events.append(logged.event)
         self.deliveries.append((logged, audience))
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)

@@ -25,7 +25,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -75,8 +75,12 @@ class FfmpegVideoProcessor:
         timeout: float = DEFAULT_TIMEOUT,
         ffmpeg: str | None = None,
         ffprobe: str | None = None,
+        local_path: Callable[[MediaSource], str | None] = lambda _: None,
     ) -> None:
+        """`local_path` names a path ffmpeg may open for a staged file (the disk store's
+        `local_path`); without one, the bytes are copied to a private temporary file first."""
         self._policy = policy
+        self._local_path = local_path
         self._workers = workers
         self._timeout = timeout
         self._ffmpeg = ffmpeg or shutil.which("ffmpeg")
@@ -99,7 +103,7 @@ class FfmpegVideoProcessor:
                 note="the file has no 'moov' box (the index of its frames): nothing can play it"
             )
         facts: dict[str, Any] = {}  # what ffprobe said, kept if the poster runs out of time
-        async with _readable_path(source) as path, self._workers.slot():
+        async with _readable_path(source, self._local_path(source)) as path, self._workers.slot():
             try:
                 with anyio.fail_after(self._timeout):
                     source_options = ["-protocol_whitelist", "file", "-f", demuxer, "-i", path]
@@ -290,10 +294,10 @@ def _thumbnail_of_png(frame: bytes) -> Thumbnail:
 
 
 @asynccontextmanager
-async def _readable_path(source: MediaSource) -> AsyncIterator[str]:
-    """A path ffmpeg can open: the staged file's own, or a private temporary copy."""
-    if source.local_path is not None:
-        yield source.local_path
+async def _readable_path(source: MediaSource, local: str | None) -> AsyncIterator[str]:
+    """A path ffmpeg can open: the staged file's own (`local`), or a private temporary copy."""
+    if local is not None:
+        yield local
         return
     fd, path = tempfile.mkstemp(prefix="chat-media-", suffix=".video")
     try:

@@ -65,7 +65,7 @@ def _serve(args: argparse.Namespace) -> None:
         settings.upload_dir.mkdir(parents=True, exist_ok=True)
     else:
         anyio.run(check_storage, settings)  # a wrong bucket stops here, in one sentence
-        print(f"Files are stored in S3: bucket {settings.s3.store.bucket}")
+        print(f"Files are stored in S3: bucket {settings.s3.bucket}")
     if settings.jwt_secret is not None:
         token = mint_token(
             settings.jwt_secret, args.user, issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -119,7 +119,7 @@ def _token(args: argparse.Namespace) -> None:
 def _sweep(_: argparse.Namespace) -> None:
     import asyncio
 
-    from entrypoints.app import sweep_once
+    from entrypoints.background import sweep_once
 
     settings = load_settings()
     report = asyncio.run(sweep_once(settings))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from adapters.files.s3 import MIN_PART_SIZE, S3Config
+from adapters.files.s3 import MIN_PART_SIZE
 from domain.policy import (
     DOCUMENT_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -25,7 +25,6 @@ from domain.policy import (
     VIDEO_EXTENSIONS,
     MediaPolicy,
 )
-from entrypoints.http.body_deadline import BodyLimits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
 DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
@@ -43,9 +42,16 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class S3Settings:
-    """STORAGE=s3: the bucket, and how downloads and leftovers are handled."""
+    """STORAGE=s3: the bucket, where it is, and how downloads are handled."""
 
-    store: S3Config
+    bucket: str
+    endpoint_url: str | None = None  # None: AWS itself, for the region
+    region: str | None = None  # None: from the AWS environment (AWS_REGION, the profile)
+    prefix: str = ""  # every key starts with it, so one bucket can hold several services
+    part_size: int = 8 * 1024 * 1024
+    timeout: float = 10.0  # seconds to connect, and between two reads of an answer
+    public_endpoint_url: str | None = None  # presigned URLs point here when clients see S3 elsewhere
+    max_attempts: int = 3  # botocore's standard retries, counting the first try (no variable: tests)
     presigned_downloads: bool = False  # GET answers 307 to a presigned URL after the access check
     presign_ttl: int = 60  # seconds a presigned URL works
 
@@ -90,15 +96,6 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
-
-    @property
-    def body_limits(self) -> BodyLimits:
-        """The deadlines every upload body is read under (multipart and tus PATCH alike)."""
-        return BodyLimits(
-            idle_timeout=self.upload_idle_timeout,
-            min_rate=self.upload_min_rate,
-            grace=self.upload_min_rate_grace,
-        )
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -317,15 +314,13 @@ def _s3_settings(
     if ttl > 604_800:
         raise SettingsError(f"S3_PRESIGN_TTL must be at most 604800 (7 days, SigV4's ceiling), not {ttl}.")
     return S3Settings(
-        store=S3Config(
-            bucket=bucket,
-            endpoint_url=urls["S3_ENDPOINT_URL"],
-            region=text("S3_REGION") or text("AWS_REGION") or text("AWS_DEFAULT_REGION"),
-            prefix=f"{prefix}/" if prefix else "",
-            part_size=number("S3_PART_SIZE", 8 * 1024 * 1024, MIN_PART_SIZE),
-            timeout=float(number("S3_TIMEOUT", 10, 1)),
-            public_endpoint_url=urls["S3_PUBLIC_ENDPOINT_URL"],
-        ),
+        bucket=bucket,
+        endpoint_url=urls["S3_ENDPOINT_URL"],
+        region=text("S3_REGION") or text("AWS_REGION") or text("AWS_DEFAULT_REGION"),
+        prefix=f"{prefix}/" if prefix else "",
+        part_size=number("S3_PART_SIZE", 8 * 1024 * 1024, MIN_PART_SIZE),
+        timeout=float(number("S3_TIMEOUT", 10, 1)),
+        public_endpoint_url=urls["S3_PUBLIC_ENDPOINT_URL"],
         presigned_downloads=presigned in ("true", "1", "yes"),
         presign_ttl=ttl,
     )

@@ -1,62 +1,116 @@
-"""The file store the settings name, what it needs while the service is up (the local store's crash
-recovery at start-up; the S3 store's client and its bucket check), and the sweep of what failed or
-crashed uploads left in the store itself, which the service's periodic sweep runs first."""
+"""The file store the settings name, with what the service needs of it beside the `FileStore` port:
+what runs while the service is up (the local store's crash recovery at start-up; the S3 store's
+client and its bucket check), the sweep of what failed or crashed uploads left in the store itself
+(run first by the service's periodic sweep), and the delivery facts the download routes use (a
+local path for pathsend and nginx, presigned URLs). Picked by settings, once, here."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from adapters.files.local import LocalFileStore
-from adapters.files.s3 import S3FileStore
+from adapters.files.s3 import S3Config, S3FileStore
+from application.ports.clock import Clock
 from application.ports.files import FileStore
 from domain.errors import StorageUnavailable
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings import S3Settings, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
 
-def file_store(settings: Settings) -> LocalFileStore | S3FileStore:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Storage:
+    files: FileStore
+    running: Callable[[], AbstractAsyncContextManager[None]]  # entered for the service's lifetime
+    leftovers: Callable[[timedelta], Awaitable[int]]  # removes the store's own, older than the grace
+    local_path: Callable[[object], str | None]  # where a staged or open file lies on this disk, if it does
+    on_local_disk: bool = False  # nginx can send the files (ACCEL_REDIRECT_PREFIX)
+    # S3_PRESIGNED_DOWNLOADS: the store that signs the URLs, and how long they work (seconds).
+    # Not the route's PresignedDownloads itself: that counts downloads, and the CLI imports this
+    # module before the metrics' folder is set (entrypoints.metrics_folder).
+    presigned: tuple[S3FileStore, int] | None = None
+
+
+def storage_for(settings: Settings, clock: Clock) -> Storage:
+    """The store of STORAGE (local by default), not yet running."""
     if settings.s3 is not None:
-        return S3FileStore(settings.s3.store)
-    return LocalFileStore(settings.upload_dir)
+        return _s3_storage(settings.s3, clock)
+    return _local_storage(LocalFileStore(settings.upload_dir))
 
 
-@asynccontextmanager
-async def running(store: FileStore, settings: Settings) -> AsyncIterator[None]:
-    """The store, ready for the service: no cancel scope spans its yield (a lifespan holds it)."""
-    if isinstance(store, LocalFileStore):
-        removed = await store.recover()
-        if removed:
-            log.info("removed %d partial upload(s) left by a crash", removed)
-        yield
-    elif isinstance(store, S3FileStore) and settings.s3 is not None:
-        async with store:
-            await _check_bucket(store)
-            yield
-    else:
-        yield  # a store handed in by a test: its owner runs it
+def given_storage(files: FileStore) -> Storage:
+    """A store handed in (a test's recording or faulty one): its owner runs it; no delivery facts."""
+
+    async def no_leftovers(_: timedelta) -> int:
+        return 0
+
+    return Storage(files=files, running=_idle, leftovers=no_leftovers, local_path=lambda _: None)
 
 
-async def sweep_leftovers(store: FileStore, grace: timedelta) -> int:
-    """Removes the store's own leftovers: a local store's staged files whose writer died; an S3
-    store's unfinished multipart uploads and staging objects older than `grace` (ORPHAN_GRACE:
-    the longest an upload in flight may take), and those a discard could not remove."""
-    if isinstance(store, LocalFileStore):
-        return await store.recover()
-    if isinstance(store, S3FileStore):
-        return await store.recover(older_than=grace)
-    return 0
+def s3_config(s3: S3Settings) -> S3Config:
+    return S3Config(
+        bucket=s3.bucket,
+        endpoint_url=s3.endpoint_url,
+        region=s3.region,
+        prefix=s3.prefix,
+        part_size=s3.part_size,
+        timeout=s3.timeout,
+        public_endpoint_url=s3.public_endpoint_url,
+        max_attempts=s3.max_attempts,
+    )
 
 
 async def check_storage(settings: Settings) -> None:
     """What `chat-media serve` runs before it starts the server, so a wrong bucket is one sentence."""
-    store = file_store(settings)
-    if isinstance(store, S3FileStore):
-        async with store:
+    if settings.s3 is not None:
+        async with S3FileStore(s3_config(settings.s3)) as store:
             await _check_bucket(store)
+
+
+def _local_storage(store: LocalFileStore) -> Storage:
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        removed = await store.recover()
+        if removed:
+            log.info("removed %d partial upload(s) left by a crash", removed)
+        yield
+
+    async def leftovers(_: timedelta) -> int:
+        return await store.recover()  # staged files whose writer died: their lock tells, not age
+
+    return Storage(
+        files=store, running=running, leftovers=leftovers, local_path=store.local_path, on_local_disk=True
+    )
+
+
+def _s3_storage(s3: S3Settings, clock: Clock) -> Storage:
+    store = S3FileStore(s3_config(s3), clock)
+
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        async with store:  # no cancel scope spans the yield: a lifespan holds it
+            await _check_bucket(store)
+            yield
+
+    async def leftovers(grace: timedelta) -> int:
+        return await store.recover(older_than=grace)
+
+    return Storage(
+        files=store,
+        running=running,
+        leftovers=leftovers,
+        local_path=lambda _: None,
+        presigned=(store, s3.presign_ttl) if s3.presigned_downloads else None,
+    )
+
+
+@asynccontextmanager
+async def _idle() -> AsyncIterator[None]:
+    yield
 
 
 async def _check_bucket(store: S3FileStore) -> None:

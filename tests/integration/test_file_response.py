@@ -4,7 +4,7 @@ and the store's file closed once every answer is over (and read only while it is
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -70,7 +70,9 @@ def make_app(served: Served, accel: AccelRedirect | None = None) -> Litestar:
     @route("/f", http_method=["GET", "HEAD"])
     async def serve(request: Request[Any, Any, Any]) -> FileResponse:
         checked = Checked(attachment=attachment(served))
-        return await download_response(request, checked, served.open_download, accel=accel)
+        return await download_response(
+            request, checked, served.open_download, accel=accel, local_path=local_path_of(served)
+        )
 
     @route("/opened", http_method=["GET", "HEAD"])
     async def opened(request: Request[Any, Any, Any]) -> FileResponse:
@@ -78,13 +80,22 @@ def make_app(served: Served, accel: AccelRedirect | None = None) -> Litestar:
         async with AsyncExitStack() as stack:
             file = await stack.enter_async_context(served.open())
             return FileResponse(
-                Download(attachment=attachment(served), file=file), closing=stack.pop_all(), accel=accel
+                Download(attachment=attachment(served), file=file),
+                closing=stack.pop_all(),
+                accel=accel,
+                local_path=local_path_of(served)(file),
             )
 
     def not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[str]:
         return Response(str(exc), status_code=404)
 
     return Litestar([serve, opened], exception_handlers={NotFound: not_found}, openapi_config=None)
+
+
+def local_path_of(served: Served) -> Callable[[object], str | None]:
+    """The store's delivery fact, as the composition root hands it to the routes: the disk store's
+    paths; none for the memory store."""
+    return getattr(served.store, "local_path", lambda _: None)
 
 
 def attachment(served: Served) -> Attachment:

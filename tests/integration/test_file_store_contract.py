@@ -4,6 +4,7 @@ get wrong is in test_s3_file_store.py."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -23,7 +24,7 @@ from adapters.files.s3 import S3FileStore
 from adapters.memory import InMemoryFileStore
 from application.ports.files import FileStore, OpenFile
 from domain.attachment import stored_name, thumbnail_name
-from domain.errors import Conflict, NotFound, StorageUnavailable
+from domain.errors import Conflict, NotFound, StorageUnavailable, UnsupportedMediaType
 from tests.s3 import Moto, contents
 
 BODY = bytes(range(256)) * 40 + b"tail"  # 10 244 bytes, every offset distinguishable
@@ -103,7 +104,8 @@ async def test_a_staged_file_reads_back_what_was_written_until_it_is_published(h
         assert all(0 < len(part) <= 1000 for part in parts)
         assert b"".join([p async for p in staged.read(999, 3001, 7)]) == BODY[999:3001]
         assert b"".join([p async for p in staged.read(len(BODY) - 4, len(BODY) + 100, 64)]) == b"tail"
-        path = staged.local_path
+        local_path = getattr(harness.store, "local_path", lambda _: None)  # the disk store's alone
+        path = local_path(staged)
         if harness.kind == "local":
             assert path is not None
             assert Path(path).read_bytes() == BODY
@@ -111,7 +113,7 @@ async def test_a_staged_file_reads_back_what_was_written_until_it_is_published(h
         else:
             assert path is None
         await staged.publish(name)
-        assert staged.local_path is None  # published: no temporary path to read any more
+        assert local_path(staged) is None  # published: no temporary path to read any more
     async with harness.store.open(name) as file:
         assert await read_all(file) == BODY
 
@@ -131,6 +133,53 @@ async def test_many_chunks_written_at_once_arrive_in_order(harness: Harness) -> 
         await staged.publish(name)
     async with harness.store.open(name) as file:
         assert await read_all(file, chunk=1 << 20) == BODY + big
+    assert harness.leftovers() == 0
+
+
+async def test_fill_writes_the_chunks_and_returns_their_sha256_with_the_check_fed_in_order(
+    harness: Harness,
+) -> None:
+    """What the upload calls: every chunk written and fed to the check in order, across batches."""
+    big = bytes(range(256)) * (12 * 1024 * 4)  # 12 MiB: several batches, parts for S3
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for at in range(0, len(big), 300_001):
+            yield big[at : at + 300_001]
+
+    class Seen:
+        fed = bytearray()
+
+        def feed(self, chunk: bytes) -> None:
+            self.fed += chunk
+
+        def finish(self) -> None:
+            return None
+
+    check = Seen()
+    name = new_name()
+    async with harness.store.stage() as staged:
+        digest = await staged.fill(chunks(), check)
+        assert digest == hashlib.sha256(big).hexdigest()
+        assert bytes(check.fed) == big
+        await staged.publish(name)
+    async with harness.store.open(name) as file:
+        assert await read_all(file, chunk=1 << 20) == big
+
+
+async def test_a_refusing_check_fails_the_fill_and_the_file_is_discarded(harness: Harness) -> None:
+    class Refusing:
+        def feed(self, chunk: bytes) -> None:
+            raise UnsupportedMediaType("not what it claimed")
+
+        def finish(self) -> None:
+            return None
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"x" * 4096
+
+    with pytest.raises(UnsupportedMediaType):
+        async with harness.store.stage() as staged:
+            await staged.fill(chunks(), Refusing())
     assert harness.leftovers() == 0
 
 
@@ -321,8 +370,9 @@ async def test_local_path_is_the_real_path_not_a_descriptor(local: LocalFileStor
     # reused meanwhile, another file's bytes would go out. The real path cannot be reused.
     name = await put(local)
     async with local.open(name) as file:
-        assert file.local_path == str(local.root / name)
-        assert Path(file.local_path).read_bytes() == BODY
+        assert local.local_path(file) == str(local.root / name)
+        assert Path(str(local.local_path(file))).read_bytes() == BODY
+    assert local.local_path(object()) is None  # not one of its files
 
 
 async def test_reading_after_the_block_fails_instead_of_reading_another_file(local: LocalFileStore) -> None:

@@ -17,7 +17,7 @@ from entrypoints.app import create_app
 from entrypoints.settings import S3Settings, Settings
 from tests import samples
 from tests.integration.http_fixtures import Api, bearer
-from tests.s3 import Moto, contents, stored_objects
+from tests.s3 import Moto, contents, s3_settings, stored_objects
 
 pytestmark = pytest.mark.s3
 
@@ -32,13 +32,13 @@ async def s3_api(settings: Settings, s3: S3Settings) -> AsyncIterator[Api]:
 
 @pytest.fixture
 async def streamed(settings: Settings, s3_config: S3Config) -> AsyncIterator[Api]:
-    async for api in s3_api(settings, S3Settings(store=replace(s3_config, part_size=MIN_PART_SIZE))):
+    async for api in s3_api(settings, s3_settings(replace(s3_config, part_size=MIN_PART_SIZE))):
         yield api
 
 
 @pytest.fixture
 async def presigned(settings: Settings, s3_config: S3Config) -> AsyncIterator[Api]:
-    async for api in s3_api(settings, S3Settings(store=s3_config, presigned_downloads=True, presign_ttl=30)):
+    async for api in s3_api(settings, s3_settings(s3_config, presigned_downloads=True, presign_ttl=30)):
         yield api
 
 
@@ -81,7 +81,7 @@ async def test_a_refused_upload_leaves_nothing_in_the_bucket(
     settings: Settings, s3_config: S3Config, moto: Moto
 ) -> None:
     capped = replace(settings, policy=replace(settings.policy, max_upload_size=MIN_PART_SIZE + 100))
-    async for api in s3_api(capped, S3Settings(store=replace(s3_config, part_size=MIN_PART_SIZE))):
+    async for api in s3_api(capped, s3_settings(replace(s3_config, part_size=MIN_PART_SIZE))):
         conversation = await api.conversation("alice", [])
         message = await api.message("alice", conversation["id"])
         answer = await api.upload(

@@ -21,13 +21,13 @@ from litestar.testing import AsyncTestClient
 from adapters.files.s3 import MIN_PART_SIZE, S3Config
 from adapters.memory import RecordingBroadcaster
 from entrypoints.app import create_app
-from entrypoints.settings import S3Settings, Settings
+from entrypoints.settings import Settings
 from tests import samples
 from tests.databases import PG_HOST, PG_PORT, PG_USER, run_blocking
 from tests.integration.fault_proxy import FaultProxy, fault_proxy
 from tests.integration.http_fixtures import Api, bearer
 from tests.integration.server_process import wait_until
-from tests.s3 import Moto, contents, only_deleted_versions
+from tests.s3 import Moto, contents, only_deleted_versions, s3_settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
@@ -74,7 +74,7 @@ async def rig(
     proxied = replace(
         settings,
         database_url=postgres_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{database_proxy.port}"),
-        s3=S3Settings(store=store),
+        s3=s3_settings(store),
         sweep_interval=1.0,  # the service's sweep, which first removes the store's own leftovers
     )
     app = create_app(proxied, broadcaster=RecordingBroadcaster())

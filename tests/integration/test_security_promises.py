@@ -356,10 +356,6 @@ class _SpyStaged:
     def size(self) -> int:
         return self.inner.size
 
-    @property
-    def local_path(self) -> str | None:
-        return self.inner.local_path
-
     def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         return self.inner.read(start, end, chunk_size)
 

@@ -82,8 +82,11 @@ def test_every_knob_is_read() -> None:
         90_000_000,
     )
     assert (settings.media_workers, settings.media_timeout) == (3, 5.0)
-    limits = settings.body_limits
-    assert (limits.idle_timeout, limits.min_rate, limits.grace) == (12.0, 4096, 3.0)
+    assert (settings.upload_idle_timeout, settings.upload_min_rate, settings.upload_min_rate_grace) == (
+        12.0,
+        4096,
+        3.0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,7 +160,7 @@ def test_media_urls_and_cors_are_read() -> None:
 
 
 def test_an_upload_min_rate_of_zero_turns_the_rate_off() -> None:
-    assert load_settings({"UPLOAD_MIN_RATE": "0"}, env_file=None).body_limits.min_rate == 0
+    assert load_settings({"UPLOAD_MIN_RATE": "0"}, env_file=None).upload_min_rate == 0
 
 
 def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
@@ -201,7 +204,7 @@ def test_every_s3_knob_is_read() -> None:
         env_file=None,
     )
     assert settings.s3 is not None
-    store = settings.s3.store
+    store = settings.s3
     assert (store.bucket, store.endpoint_url, store.region) == (
         "chat-media.prod",
         "http://minio:9000",
@@ -216,7 +219,7 @@ def test_every_s3_knob_is_read() -> None:
 def test_s3_defaults() -> None:
     settings = load_settings({"STORAGE": "s3", "S3_BUCKET": "media"}, env_file=None)
     assert settings.s3 is not None
-    assert (settings.s3.store.endpoint_url, settings.s3.store.prefix, settings.s3.store.part_size) == (
+    assert (settings.s3.endpoint_url, settings.s3.prefix, settings.s3.part_size) == (
         None,
         "",
         8 * 1024 * 1024,

@@ -243,6 +243,14 @@ class LocalFileStore:
     def root(self) -> Path:
         return self._root
 
+    def local_path(self, file: object) -> str | None:
+        """A path the server (pathsend), nginx or ffmpeg may open for the bytes of one of this
+        store's staged or open files; None for any other. A delivery fact the composition root
+        hands to the entrypoint and the video processor, not part of the use cases' ports."""
+        if isinstance(file, _LocalStaged | _LocalOpenFile):
+            return file.local_path
+        return None
+
     @asynccontextmanager
     async def stage(self) -> AsyncIterator[StagedFile]:
         try:

@@ -40,7 +40,9 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.clock import SystemClock
 from adapters.files import write_pipeline
+from application.ports.clock import Clock
 from application.ports.files import OpenFile, StagedFile
 from domain.attachment import is_stored_name
 from domain.content_checks import BodyCheck
@@ -119,7 +121,7 @@ class _S3Staged:
         self._store = store
         self._client = store.client
         self._buffer = bytearray()
-        self._staging_key = store.key(staging_name(datetime.now(UTC)))
+        self._staging_key = store.key(staging_name(store.clock.now()))
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._size = 0  # bytes sent in parts
@@ -130,10 +132,6 @@ class _S3Staged:
     @property
     def size(self) -> int:
         return self._size + len(self._buffer)
-
-    @property
-    def local_path(self) -> str | None:
-        return None
 
     async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         """Read back before publishing (a media processor): from memory while no part went up;
@@ -292,7 +290,6 @@ class _S3OpenFile:
         self._store = store
         self._key = key
         self.size: int = head["ContentLength"]
-        self.local_path: str | None = None
         self._version: str | None = head.get("VersionId")  # read by version, or else by ETag
         self._etag: str = head["ETag"]
         self.closed = False
@@ -347,10 +344,11 @@ async def _get(
 class S3FileStore:
     """Enter it (`async with`) to open its client; `recover()` cleans what crashes left."""
 
-    def __init__(self, config: S3Config) -> None:
+    def __init__(self, config: S3Config, clock: Clock | None = None) -> None:
         if config.part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum part)")
         self.config = config
+        self.clock = clock or SystemClock()  # staging names carry their start, for recover()
         self._client: S3Client | None = None
         self._signer: S3Client | None = None
         self._stack = AsyncExitStack()
@@ -455,7 +453,7 @@ class S3FileStore:
         return names
 
     async def check(self) -> None:
-        probe = self.key(staging_name(datetime.now(UTC)))
+        probe = self.key(staging_name(self.clock.now()))
         try:
             with self.deadline():
                 put = await self.client.put_object(Bucket=self.config.bucket, Key=probe, Body=b"probe")
@@ -548,7 +546,7 @@ class S3FileStore:
         discard here could not remove, and every unfinished multipart upload and staging object
         of this prefix begun more than `older_than` ago (a live upload is younger: give it the
         longest an upload may take). Returns how many were removed."""
-        cutoff = datetime.now(UTC) - older_than
+        cutoff = self.clock.now() - older_than
         removed = 0
         orphans, self._orphans = self._orphans, []
         try:

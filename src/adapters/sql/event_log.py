@@ -13,7 +13,6 @@ other; `append` is the last statement before each commit, so the lock is held fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import select, update
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql.models import EventCursorRow, EventRow, MemberRow
 from application.events import Event, Logged, MediaAttached, MediaDeleted, MessageCreated, MessageDeleted
+from application.ports.clock import Clock
 
 EVENT_TYPES: dict[str, type[Event]] = {
     "message.created": MessageCreated,
@@ -44,8 +44,9 @@ def _logged(row: EventRow) -> Logged:
 
 
 class SqlEventLog:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self._session = session
+        self._clock = clock
 
     async def append(self, event: Event) -> Logged:
         cursor = await self._session.scalar(_NEXT_CURSOR)
@@ -57,7 +58,7 @@ class SqlEventLog:
             seq=event.seq,
             kind=_NAME_OF[type(event)],
             payload=msgspec.json.encode(event),
-            created_at=datetime.now(UTC),
+            created_at=self._clock.now(),
         )
         self._session.add(row)
         await self._session.flush()

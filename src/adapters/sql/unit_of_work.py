@@ -7,6 +7,7 @@ from advanced_alchemy.exceptions import RepositoryError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.clock import SystemClock
 from adapters.sql.event_log import SqlEventLog
 from adapters.sql.repositories import (
     SqlAttachmentRepository,
@@ -14,6 +15,7 @@ from adapters.sql.repositories import (
     SqlMessageRepository,
 )
 from adapters.sql.upload_sessions import SqlUploadSessionRepository
+from application.ports.clock import Clock
 from application.ports.event_log import EventLog
 from application.ports.repositories import (
     AttachmentRepository,
@@ -31,8 +33,9 @@ class SqlUnitOfWork:
     events: EventLog
     uploads: UploadSessionRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -41,7 +44,7 @@ class SqlUnitOfWork:
         self.conversations = SqlConversationRepository(session)
         self.messages = SqlMessageRepository(session)
         self.attachments = SqlAttachmentRepository(session)
-        self.events = SqlEventLog(session)
+        self.events = SqlEventLog(session, self._clock)
         self.uploads = SqlUploadSessionRepository(session)
         return self
 
@@ -102,8 +105,9 @@ def _translate(error: BaseException) -> None:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock | None = None) -> None:
         self._sessions = sessions
+        self._clock = clock or SystemClock()  # what the event log stamps its rows with
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self._clock)

@@ -17,11 +17,6 @@ class MediaSource(Protocol):
     @property
     def size(self) -> int: ...
 
-    @property
-    def local_path(self) -> str | None:
-        """A path the bytes may be read from by another program (until publish or discard), or None."""
-        ...
-
     def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         """The bytes in `[start, end)`, in chunks of at most `chunk_size`."""
         ...
@@ -73,11 +68,6 @@ class FileStore(Protocol):
 class OpenFile(Protocol):
     @property
     def size(self) -> int: ...
-
-    @property
-    def local_path(self) -> str | None:
-        """A path the server may open to send the same bytes (also after a delete), or None."""
-        ...
 
     def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
         """The bytes in `[start, end)`, in chunks of at most `chunk_size`."""

@@ -19,6 +19,7 @@ import anyio
 from litestar.types import Receive, ReceiveMessage
 
 from domain.errors import UploadAborted
+from entrypoints.settings import Settings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +27,15 @@ class BodyLimits:
     idle_timeout: float  # seconds one `receive` may wait for anything
     min_rate: float = 0.0  # bytes a second, averaged over the time spent waiting; 0: none
     grace: float = 10.0  # seconds of waiting before the rate is enforced
+
+    @classmethod
+    def of(cls, settings: Settings) -> BodyLimits:
+        """UPLOAD_IDLE_TIMEOUT, UPLOAD_MIN_RATE and UPLOAD_MIN_RATE_GRACE, for every upload body."""
+        return cls(
+            idle_timeout=settings.upload_idle_timeout,
+            min_rate=settings.upload_min_rate,
+            grace=settings.upload_min_rate_grace,
+        )
 
 
 class DeadlineReceive:

@@ -96,18 +96,22 @@ class FileResponse(Response[None]):
         max_age: int = MAX_AGE,
         chunk_size: int = CHUNK_SIZE,
         accel: AccelRedirect | None = None,
+        local_path: str | None = None,
     ) -> None:
+        """`local_path`: where the open file's bytes lie on this machine's disk, if they do (the
+        store's delivery fact): then the server may send them itself (pathsend), or nginx."""
         super().__init__(None)
         file = checked.file if isinstance(checked, Download) else None
         size = file.size if file is not None else checked.size  # the bytes' own size once open
         if size is None:
             raise ValueError("a thumbnail's size is known once it is open: give its Download")
         self.file = file
+        self.local_path = local_path if file is not None else None
         self.size = size
         self.closing = closing or AsyncExitStack()
         self.chunk_size = chunk_size
         # nginx can send only what lies on this machine's disk under the store's name.
-        self.accel = accel if file is None or file.local_path is not None else None
+        self.accel = accel if file is None or local_path is not None else None
         self.stored_name = checked.stored_name
         self.etag = f'"{checked.sha256}"'
         self.modified_at = checked.modified_at
@@ -214,6 +218,7 @@ class FileResponse(Response[None]):
         route_headers = {k: v for k, v in (headers or {}).items() if k.lower() not in ours}
         return ASGIServedFile(
             file=self.file,
+            local_path=self.local_path,
             closing=self.closing,
             status_code=plan.status,
             headers={**route_headers, **answer},
@@ -232,6 +237,7 @@ async def download_response(
     *,
     max_age: int = MAX_AGE,
     accel: AccelRedirect | None = None,
+    local_path: Callable[[OpenFile], str | None] = lambda _: None,
 ) -> FileResponse:
     """The answer about a checked file. One that nginx sends is decided from the row alone (the
     file is not opened: nginx opens it, and answers 404 itself if it is gone); otherwise the file is
@@ -243,14 +249,20 @@ async def download_response(
             return unopened
     async with AsyncExitStack() as stack:
         download = await stack.enter_async_context(open_file(checked))
-        return FileResponse(download, max_age=max_age, closing=stack.pop_all(), accel=accel)
+        return FileResponse(
+            download,
+            max_age=max_age,
+            closing=stack.pop_all(),
+            accel=accel,
+            local_path=local_path(download.file),
+        )
 
 
 class ASGIServedFile(ASGIResponse):
     """The ASGI side: start, then pathsend (when the body is the whole file, whatever the status:
     browsers ask for a video as `bytes=0-`) or the slice in chunks, then close `closing`."""
 
-    __slots__ = ("body_slice", "chunk_size", "closing", "file", "whole")
+    __slots__ = ("body_slice", "chunk_size", "closing", "file", "local_path", "whole")
 
     _should_set_content_length = False  # set by FileResponse for every status
 
@@ -258,6 +270,7 @@ class ASGIServedFile(ASGIResponse):
         self,
         *,
         file: OpenFile | None,
+        local_path: str | None,
         closing: AsyncExitStack,
         status_code: int,
         headers: dict[str, str],
@@ -269,6 +282,7 @@ class ASGIServedFile(ASGIResponse):
     ) -> None:
         super().__init__(status_code=status_code, headers=headers, cookies=cookies, background=background)
         self.file = file
+        self.local_path = local_path
         self.closing = closing
         self.body_slice = body_slice  # None: no body (HEAD, 304, 416)
         self.whole = whole
@@ -281,10 +295,10 @@ class ASGIServedFile(ASGIResponse):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             elif (
                 self.whole
-                and self.file.local_path is not None
+                and self.local_path is not None
                 and "http.response.pathsend" in (scope.get("extensions") or {})
             ):
-                await send(cast("Message", {"type": "http.response.pathsend", "path": self.file.local_path}))
+                await send(cast("Message", {"type": "http.response.pathsend", "path": self.local_path}))
             else:
                 await self._stream(self.file, self.body_slice, receive, send)
         finally:

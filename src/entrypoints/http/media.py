@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from application.delete_media import DeleteMedia, DeleteMediaHandler
+from application.ports.files import OpenFile
 from application.queries import ChatQueries
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMedia
@@ -18,7 +20,7 @@ from domain.attachment import MediaKind
 from domain.policy import MAX_FILES_PER_MESSAGE
 from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.auth import SIGNED_URLS, AuthRequest, media_links, signed_max_age
-from entrypoints.http.body_deadline import DeadlineReceive
+from entrypoints.http.body_deadline import BodyLimits, DeadlineReceive
 from entrypoints.http.file_response import MAX_AGE, FileResponse, download_response
 from entrypoints.http.multipart_form import StreamingForm, upload_form
 from entrypoints.http.presigned import PresignedDownloads
@@ -46,6 +48,7 @@ class Downloads:
     thumbnails: ServeThumbnailHandler
     presigned: PresignedDownloads | None = None  # S3_PRESIGNED_DOWNLOADS
     accel: AccelRedirect | None = None  # ACCEL_REDIRECT_PREFIX
+    local_path: Callable[[OpenFile], str | None] = lambda _: None  # the store's, for pathsend and nginx
 
 
 class MediaController(Controller):
@@ -64,7 +67,7 @@ class MediaController(Controller):
         upload_media: NamedDependency[UploadMedia],
         settings: NamedDependency[Settings],
     ) -> list[AttachmentOut]:
-        receive = DeadlineReceive(request.receive, settings.body_limits)
+        receive = DeadlineReceive(request.receive, BodyLimits.of(settings))
         form = StreamingForm(receive, request.headers.get("content-type"))
         attachments = await upload_form(upload_media, request.user.id, form.parts())
         links = media_links(request)
@@ -91,6 +94,7 @@ class MediaController(Controller):
             downloads.files.open,
             max_age=signed_max_age(request, MAX_AGE),
             accel=downloads.accel,
+            local_path=downloads.local_path,
         )
         return response
 
@@ -111,6 +115,7 @@ class MediaController(Controller):
             downloads.thumbnails.open,
             max_age=signed_max_age(request, MAX_AGE),
             accel=downloads.accel,
+            local_path=downloads.local_path,
         )
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")

@@ -22,7 +22,7 @@ from application.resumable import AppendToUpload, CreateUpload, ResumableUploads
 from domain.errors import MalformedUpload, UnsupportedMediaType, UploadAborted
 from domain.resumable import UploadSession
 from entrypoints.http.auth import AuthRequest
-from entrypoints.http.body_deadline import DeadlineReceive
+from entrypoints.http.body_deadline import BodyLimits, DeadlineReceive
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.schemas import message_id_of
 from entrypoints.settings import Settings
@@ -131,7 +131,7 @@ class TusController(Controller):
                 uploader_id=request.user.id,
                 upload_id=upload_id,
                 offset=offset,
-                chunks=body_chunks(DeadlineReceive(request.receive, settings.body_limits)),
+                chunks=body_chunks(DeadlineReceive(request.receive, BodyLimits.of(settings))),
             )
         )
         return _empty(204, _state_headers(state))
