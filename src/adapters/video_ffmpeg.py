@@ -20,13 +20,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import struct
 import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -36,6 +32,7 @@ from PIL import Image
 
 from adapters.media_pillow import Thumbnail, make_thumbnail
 from adapters.media_workers import MediaWorkers
+from adapters.video_inputs import has_no_index, readable_path
 from application.ports.files import MediaSource
 from application.ports.media import ProcessedMedia
 from domain.attachment import THUMBNAIL_MAX_SIDE
@@ -45,10 +42,8 @@ from domain.policy import Admission, MediaPolicy
 DEFAULT_TIMEOUT = 20.0  # seconds for probing and the poster together
 MEMORY_LIMIT = 1 << 30  # address space of each child process, where prlimit can set it
 _MAX_OUTPUT = 8 << 20  # bytes read from a child's stdout or stderr before it is stopped
-_COPY_CHUNK = 1 << 20
 _INT_MAX = 2**31 - 1  # ffmpeg's ceiling for -max_pixels
 _NO_INDEX = "the file has no 'moov' box (the index of its frames): nothing can play it"
-_MAX_TOP_BOXES = 1_000  # top-level boxes of an MP4/MOV walked for its `moov` before ffprobe decides
 POSTER_AT = 1.0  # seconds into the video the poster is taken from (the first frame if it is shorter)
 # The demuxer is named, never guessed: a file admitted as an MP4 is read as one, and not as, say, an
 # HLS playlist that would make ffmpeg open other files or URLs. Only plain files may be opened.
@@ -98,12 +93,12 @@ class FfmpegVideoProcessor:
         demuxer = _DEMUXER.get(admission.content_type)
         if demuxer is None:
             return ProcessedMedia(note=f"{admission.content_type} is not a video this processor reads")
-        if demuxer == "mov" and await _without_index(source):
+        if demuxer == "mov" and await has_no_index(source):
             return ProcessedMedia(
                 note="the file has no 'moov' box (the index of its frames): nothing can play it"
             )
         facts: dict[str, Any] = {}  # what ffprobe said, kept if the poster runs out of time
-        async with _readable_path(source, self._local_path(source)) as path, self._workers.slot():
+        async with readable_path(source, self._local_path(source)) as path, self._workers.slot():
             try:
                 with anyio.fail_after(self._timeout):
                     source_options = ["-protocol_whitelist", "file", "-f", demuxer, "-i", path]
@@ -239,30 +234,6 @@ async def _drain(process: Process, stream: ByteReceiveStream, into: bytearray) -
             return
 
 
-async def _without_index(source: MediaSource) -> bool:
-    """True when an MP4/MOV's top-level boxes read whole, to the file's end, and none is `moov`:
-    ffprobe would only say "moov atom not found", after two processes had started for it. False
-    when one is `moov`, or when the boxes do not read cleanly (ffprobe then says what is wrong)."""
-    offset, size = 0, source.size
-    for _ in range(_MAX_TOP_BOXES):
-        if offset == size:
-            return True
-        header = b"".join([chunk async for chunk in source.read(offset, offset + 16, 16)])
-        if len(header) < 8:
-            return False
-        length, kind = struct.unpack(">I4s", header[:8])
-        if kind == b"moov":
-            return False
-        if length == 1 and len(header) == 16:  # a 64-bit size follows the type
-            (length,) = struct.unpack(">Q", header[8:])
-        elif length == 0:  # the last box: it runs to the end
-            length = size - offset
-        if length < 8 or offset + length > size:
-            return False
-        offset += length
-    return False
-
-
 def _parse_probe(output: bytes) -> tuple[int | None, int | None, float | None]:
     """Width and height as shown (a rotation of 90 or 270 degrees swaps them), and the duration."""
     try:
@@ -291,19 +262,3 @@ def _parse_probe(output: bytes) -> tuple[int | None, int | None, float | None]:
 def _thumbnail_of_png(frame: bytes) -> Thumbnail:
     with Image.open(io.BytesIO(frame), formats=["PNG"]) as image:
         return make_thumbnail(image)
-
-
-@asynccontextmanager
-async def _readable_path(source: MediaSource, local: str | None) -> AsyncIterator[str]:
-    """A path ffmpeg can open: the staged file's own (`local`), or a private temporary copy."""
-    if local is not None:
-        yield local
-        return
-    fd, path = tempfile.mkstemp(prefix="chat-media-", suffix=".video")
-    try:
-        with os.fdopen(fd, "wb") as copy:
-            async for chunk in source.read(0, source.size, _COPY_CHUNK):
-                await anyio.to_thread.run_sync(copy.write, chunk)
-        yield path
-    finally:
-        os.unlink(path)

@@ -11,13 +11,8 @@ import anyio
 from adapters.sql.database import upgrade_to_head
 from adapters.tokens import mint_token
 from entrypoints.http.web import is_built
-from entrypoints.settings import (
-    DEV_MEDIA_URL_SECRET_FILE,
-    Settings,
-    SettingsError,
-    development_secret,
-    load_settings,
-)
+from entrypoints.settings import Settings, load_settings
+from entrypoints.settings_values import DEV_MEDIA_URL_SECRET_FILE, SettingsError, development_secret
 from entrypoints.storage import check_storage
 
 # What `make run` prints: the seed's flow, message first, then its file.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,19 +24,19 @@ from domain.policy import (
     VIDEO_EXTENSIONS,
     MediaPolicy,
 )
+from entrypoints.settings_values import (
+    SettingsError,
+    accel_redirect_prefix,
+    checked_media_url_secret,
+    origins,
+)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
-DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
-DEV_MEDIA_URL_SECRET_FILE = Path("data/.dev-media-url-secret")
 # The repository's web client build (`make web`): src/entrypoints/settings.py is three levels down.
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "dist"
 MAX_MEDIA_URL_TTL = 7 * 86_400
 MAX_MIN_RATE = 1024 * 1024  # 8 Mbit/s: a floor above it would cut off ordinary mobile uploads
 MIN_METRICS_TOKEN = 16  # a scraper's secret: long enough not to be guessed
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,7 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     if secret is None and public_key is None and environment == "production":
         raise SettingsError("JWT_SECRET or JWT_PUBLIC_KEY must be set when APP_ENV=production.")
     media_url_secret, previous_media_url_secret = (
-        _media_url_secret(text(name), name, secret)
+        checked_media_url_secret(text(name), name, secret)
         for name in ("MEDIA_URL_SECRET", "MEDIA_URL_SECRET_PREVIOUS")
     )
     if media_url_secret is None and environment == "production":
@@ -196,7 +195,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     s3 = _s3_settings(text, number)
     return Settings(
         s3=s3,
-        accel_redirect_prefix=_accel_redirect_prefix(text("ACCEL_REDIRECT_PREFIX"), s3),
+        accel_redirect_prefix=accel_redirect_prefix(text("ACCEL_REDIRECT_PREFIX"), on_s3=s3 is not None),
         environment=environment,
         host=text("HOST", "127.0.0.1") or "127.0.0.1",
         port=number("PORT", 8000, 1),
@@ -223,63 +222,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         log_format=log_format or "text",
         media_url_secret_previous=previous_media_url_secret,
         media_url_ttl=media_url_ttl,
-        cors_allow_origins=_origins(text("CORS_ALLOW_ORIGINS")),
+        cors_allow_origins=origins(text("CORS_ALLOW_ORIGINS")),
         web_dir=Path(text("WEB_DIR") or DEFAULT_WEB_DIR),
     )
-
-
-def _media_url_secret(value: str | None, name: str, jwt_secret: str | None) -> str | None:
-    if value is None:
-        return None
-    if len(value.encode()) < 32:
-        raise SettingsError(f"{name} must be at least 32 bytes long.")
-    if value == jwt_secret:
-        raise SettingsError(f"{name} must not be JWT_SECRET: signed media URLs have a key of their own.")
-    return value
-
-
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
-
-
-def _origins(raw: str | None) -> tuple[str, ...]:
-    """CORS_ALLOW_ORIGINS: comma-separated origins, each exactly as a browser sends it."""
-    origins = tuple(o.strip() for o in (raw or "").split(",") if o.strip())
-    for origin in origins:
-        if origin == "*":
-            raise SettingsError("CORS_ALLOW_ORIGINS must list the web clients' origins; '*' is not accepted.")
-        if not _ORIGIN.fullmatch(origin):
-            raise SettingsError(
-                "CORS_ALLOW_ORIGINS must be origins such as https://chat.example.com (a scheme, a host, "
-                f"an optional port; no path, no trailing '/'), not '{origin}'."
-            )
-    return origins
-
-
-# Segments of unreserved characters, each ending in '/': what an nginx `location ^~` matches as is.
-_ACCEL_PREFIX = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)+")
-_SERVICE_PATHS = ("/api/", "/schema/", "/health/")
-
-
-def _accel_redirect_prefix(prefix: str | None, s3: S3Settings | None) -> str | None:
-    """The path prefix of nginx's internal location for stored files (docs/deployment.md)."""
-    if prefix is None:
-        return None
-    if not _ACCEL_PREFIX.fullmatch(prefix):
-        raise SettingsError(
-            "ACCEL_REDIRECT_PREFIX must be a path that starts and ends with '/' (such as /_stored/), "
-            f"made of letters, digits and '-', '_', '.', '~', not '{prefix}'."
-        )
-    if prefix.startswith(_SERVICE_PATHS):
-        raise SettingsError(
-            f"ACCEL_REDIRECT_PREFIX must not be under the service's own paths "
-            f"({', '.join(_SERVICE_PATHS)}), not '{prefix}'."
-        )
-    if s3 is not None:
-        raise SettingsError(
-            "ACCEL_REDIRECT_PREFIX needs STORAGE=local: nginx sends the files from UPLOAD_DIR. "
-            "With STORAGE=s3, S3_PRESIGNED_DOWNLOADS=true hands downloads to S3 instead."
-        )
-    return prefix
 
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -324,16 +269,3 @@ def _s3_settings(
         presigned_downloads=presigned in ("true", "1", "yes"),
         presign_ttl=ttl,
     )
-
-
-def development_secret(path: Path = DEV_SECRET_FILE) -> tuple[str, bool]:
-    """A random HS256 secret for development, kept in `data/` so tokens outlive a restart.
-    Returns the secret and whether it was just made."""
-    if path.is_file():
-        return path.read_text().strip(), False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secret)
-    return secret, True

@@ -17,7 +17,8 @@ from adapters.files.s3 import S3Config, S3FileStore
 from application.ports.clock import Clock
 from application.ports.files import FileStore
 from domain.errors import StorageUnavailable
-from entrypoints.settings import S3Settings, Settings, SettingsError
+from entrypoints.settings import S3Settings, Settings
+from entrypoints.settings_values import SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from domain.attachment import MediaKind
-from entrypoints.settings import SettingsError, development_secret, load_settings
+from entrypoints.settings import load_settings
+from entrypoints.settings_values import SettingsError, development_secret
 
 GOOD_SECRET = "s" * 32
 

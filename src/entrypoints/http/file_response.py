@@ -26,22 +26,21 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import anyio
 from litestar.response.base import ASGIResponse, Response
 
 from adapters.metrics import count_download
 from application.ports.files import OpenFile
 from application.serve_media import Checked, Download
-from domain.errors import StorageUnavailable
 from domain.policy import display_name, is_inline
 from entrypoints.http.accel import AccelRedirect
 from entrypoints.http.ranges import ByteRange, decide, http_date
+from entrypoints.http.served_file import ASGIServedFile
 
 if TYPE_CHECKING:
     from litestar.app import Litestar
@@ -49,7 +48,7 @@ if TYPE_CHECKING:
     from litestar.connection import Request
     from litestar.datastructures.cookie import Cookie
     from litestar.enums import MediaType
-    from litestar.types import Message, Receive, Scope, Send, TypeEncodersMap
+    from litestar.types import TypeEncodersMap
 
 # One thread hop and one ASGI send per chunk: 256 KiB chunks streamed a 50 MiB range ~20% slower.
 CHUNK_SIZE = 1024 * 1024
@@ -256,82 +255,3 @@ async def download_response(
             accel=accel,
             local_path=local_path(download.file),
         )
-
-
-class ASGIServedFile(ASGIResponse):
-    """The ASGI side: start, then pathsend (when the body is the whole file, whatever the status:
-    browsers ask for a video as `bytes=0-`) or the slice in chunks, then close `closing`."""
-
-    __slots__ = ("body_slice", "chunk_size", "closing", "file", "local_path", "whole")
-
-    _should_set_content_length = False  # set by FileResponse for every status
-
-    def __init__(
-        self,
-        *,
-        file: OpenFile | None,
-        local_path: str | None,
-        closing: AsyncExitStack,
-        status_code: int,
-        headers: dict[str, str],
-        cookies: Iterable[Cookie],
-        background: BackgroundTask | BackgroundTasks | None,
-        body_slice: ByteRange | None,
-        whole: bool,
-        chunk_size: int,
-    ) -> None:
-        super().__init__(status_code=status_code, headers=headers, cookies=cookies, background=background)
-        self.file = file
-        self.local_path = local_path
-        self.closing = closing
-        self.body_slice = body_slice  # None: no body (HEAD, 304, 416)
-        self.whole = whole
-        self.chunk_size = chunk_size
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.start_response(send=send)
-            if self.body_slice is None or self.file is None:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            elif (
-                self.whole
-                and self.local_path is not None
-                and "http.response.pathsend" in (scope.get("extensions") or {})
-            ):
-                await send(cast("Message", {"type": "http.response.pathsend", "path": self.local_path}))
-            else:
-                await self._stream(self.file, self.body_slice, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.closing.aclose()
-        await self.after_response()
-
-    async def _stream(self, file: OpenFile, part: ByteRange, receive: Receive, send: Send) -> None:
-        sent = 0
-        try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_cancel_on_disconnect, tasks.cancel_scope, receive)
-                chunks = file.read(part.start, part.end, self.chunk_size)
-                try:
-                    async for chunk in chunks:
-                        sent += len(chunk)
-                        more = sent < part.length
-                        await send({"type": "http.response.body", "body": chunk, "more_body": more})
-                finally:
-                    if isinstance(chunks, AsyncGenerator):  # stop its read now, not at collection
-                        await chunks.aclose()
-                if sent != part.length:  # the headers promised part.length bytes: cut the connection
-                    raise StorageUnavailable("The file changed size while it was being sent.")
-                if part.length == 0:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                tasks.cancel_scope.cancel()
-        except BaseExceptionGroup as group:  # the task group wraps what the stream raised
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0]  # noqa: B904 (the group is its context, its cause is kept)
-            raise
-
-
-async def _cancel_on_disconnect(scope: anyio.CancelScope, receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    scope.cancel()
