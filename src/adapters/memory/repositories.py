@@ -1,0 +1,163 @@
+"""The in-memory repositories: conversations, messages, attachments and upload sessions, each over a
+`MemoryDatabase`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from adapters.memory.database import MemoryDatabase
+from application.ports.repositories import AttachmentSeen
+from domain.attachment import Attachment
+from domain.conversation import Conversation, ConversationKind, Message
+from domain.errors import NotFound
+from domain.resumable import UploadSession
+
+
+class InMemoryConversationRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, conversation: Conversation) -> None:
+        self._db.conversations[conversation.id] = conversation
+        self._db.seqs[conversation.id] = 0
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        return self._db.conversations.get(conversation_id)
+
+    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
+        conversation = self._db.conversations.get(conversation_id)
+        return conversation is not None and conversation.has_member(user_id)
+
+    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
+        pair = frozenset({member_a, member_b})
+        for conversation in self._db.conversations.values():
+            if conversation.kind is ConversationKind.DIRECT and conversation.member_ids == pair:
+                return conversation
+        return None
+
+    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
+        mine = [c for c in self._db.conversations.values() if user_id in c.member_ids]
+        return sorted(mine, key=lambda c: (c.last_activity_at, c.id), reverse=True)
+
+    async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
+        conversation = self._db.conversations[conversation_id]
+        members = conversation.member_ids | user_ids
+        self._db.conversations[conversation_id] = replace(conversation, member_ids=members)
+
+    async def remove_member(self, conversation_id: uuid.UUID, user_id: str) -> None:
+        conversation = self._db.conversations.get(conversation_id)
+        if conversation is None or user_id not in conversation.member_ids:
+            raise NotFound("No such member in this conversation.")
+        members = conversation.member_ids - {user_id}
+        self._db.conversations[conversation_id] = replace(conversation, member_ids=members)
+
+    async def advance(self, conversation_id: uuid.UUID, at: datetime) -> int:
+        conversation = self._db.conversations[conversation_id]
+        self._db.conversations[conversation_id] = replace(conversation, last_activity_at=at)
+        self._db.seqs[conversation_id] += 1
+        return self._db.seqs[conversation_id]
+
+
+class InMemoryMessageRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, message: Message) -> None:
+        self._db.messages[message.id] = message
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        return self._db.messages.get(message_id)
+
+    async def list_page(
+        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        history = [m for m in self._db.messages.values() if m.conversation_id == conversation_id]
+        if before is not None:
+            anchor = self._db.messages.get(before)
+            if anchor is None or anchor.conversation_id != conversation_id:
+                raise NotFound("No such message in this conversation.")
+            history = [m for m in history if m.seq < anchor.seq]
+        return sorted(history, key=lambda m: m.seq, reverse=True)[:limit]
+
+    async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None:
+        self._db.messages[message_id] = replace(self._db.messages[message_id], has_media=has_media)
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        self._db.messages.pop(message_id, None)
+        for attachment in [a for a in self._db.attachments.values() if a.message_id == message_id]:
+            del self._db.attachments[attachment.id]
+
+
+class InMemoryAttachmentRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, attachment: Attachment) -> None:
+        if attachment.message_id is not None and attachment.message_id not in self._db.messages:
+            raise NotFound("No such message.")
+        self._db.attachments[attachment.id] = attachment
+
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return self._seen(viewer, self._db.attachments.get(attachment_id))
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return self._seen(
+            viewer, next((a for a in self._db.attachments.values() if a.filename == filename), None)
+        )
+
+    def _seen(self, viewer: str, found: Attachment | None) -> AttachmentSeen | None:
+        if found is None:
+            return None
+        message = None if found.message_id is None else self._db.messages.get(found.message_id)
+        conversation = None if message is None else self._db.conversations.get(message.conversation_id)
+        member = conversation is not None and conversation.has_member(viewer)
+        return AttachmentSeen(attachment=found, viewer_is_member=member)
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        wanted = set(message_ids)
+        return [a for a in self._db.attachments.values() if a.message_id in wanted]  # dicts keep order
+
+    async def count_for_message(self, message_id: uuid.UUID) -> int:
+        return sum(1 for a in self._db.attachments.values() if a.message_id == message_id)
+
+    async def delete(self, attachment_id: uuid.UUID) -> None:
+        self._db.attachments.pop(attachment_id, None)
+
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        for attachment_id in attachment_ids:  # re-inserted so that the dict's order is upload order
+            attachment = self._db.attachments.pop(attachment_id)
+            self._db.attachments[attachment_id] = replace(attachment, message_id=message_id)
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        return sum(a.size for a in self._db.attachments.values() if a.uploader_id == uploader_id)
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
+        old = [a for a in self._db.attachments.values() if a.message_id is None and a.created_at < cutoff]
+        return old[:limit]
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        wanted = set(filenames)
+        return frozenset(n for a in self._db.attachments.values() for n in a.stored_names if n in wanted)
+
+
+class InMemoryUploadSessionRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add(self, session: UploadSession) -> None:
+        self._db.uploads[session.id] = session
+
+    async def get(self, session_id: uuid.UUID) -> UploadSession | None:
+        return self._db.uploads.get(session_id)
+
+    async def finish(self, session_id: uuid.UUID, attachment_id: uuid.UUID) -> None:
+        self._db.uploads[session_id] = replace(self._db.uploads[session_id], attachment_id=attachment_id)
+
+    async def delete(self, session_id: uuid.UUID) -> None:
+        self._db.uploads.pop(session_id, None)
+
+    async def expired(self, now: datetime, limit: int) -> Sequence[UploadSession]:
+        return [s for s in self._db.uploads.values() if s.expires_at <= now][:limit]
