@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
 from adapters.sql import statements
-from adapters.sql.repositories import seen_of
+from adapters.sql.mappers import seen_of
 from application.access import UnitOfWorkAccess
 from application.ports.access import AttachmentAccess
 from application.ports.repositories import AttachmentSeen

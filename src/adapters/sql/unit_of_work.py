@@ -8,12 +8,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.clock import SystemClock
+from adapters.sql.attachments import SqlAttachmentRepository
+from adapters.sql.conversations import SqlConversationRepository
 from adapters.sql.event_log import SqlEventLog
-from adapters.sql.repositories import (
-    SqlAttachmentRepository,
-    SqlConversationRepository,
-    SqlMessageRepository,
-)
+from adapters.sql.messages import SqlMessageRepository
 from adapters.sql.upload_sessions import SqlUploadSessionRepository
 from application.ports.clock import Clock
 from application.ports.event_log import EventLog

@@ -1,0 +1,115 @@
+"""The attachment repository over SQLAlchemy."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from advanced_alchemy.exceptions import IntegrityError
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.sql import statements
+from adapters.sql.alchemy import rows_of
+from adapters.sql.mappers import attachment_of, attachment_row, seen_of
+from adapters.sql.models import AttachmentRow
+from application.ports.repositories import AttachmentSeen
+from domain.attachment import Attachment, thumbnail_owner
+from domain.errors import NotFound
+
+
+class _Attachments(SQLAlchemyAsyncRepository[AttachmentRow]):
+    model_type = AttachmentRow
+
+
+class SqlAttachmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    @cached_property
+    def _rows(self) -> _Attachments:
+        return rows_of(_Attachments, self._session)
+
+    async def add(self, attachment: Attachment) -> None:
+        last = (
+            None
+            if attachment.message_id is None
+            else await self._session.scalar(
+                select(func.max(AttachmentRow.position)).where(
+                    AttachmentRow.message_id == attachment.message_id
+                )
+            )
+        )
+        try:
+            await self._rows.add(attachment_row(attachment, 0 if last is None else last + 1))
+        except IntegrityError:  # the message went meanwhile (the names are fresh UUIDs)
+            raise NotFound("No such message.") from None
+
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return await self._seen(statements.SEEN_BY_ID, {"id": attachment_id, "viewer": viewer})
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return await self._seen(statements.SEEN_BY_FILENAME, {"filename": filename, "viewer": viewer})
+
+    async def _seen(self, query: Select[Any], parameters: dict[str, object]) -> AttachmentSeen | None:
+        return seen_of((await self._session.execute(query, parameters)).first())
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        if not message_ids:
+            return []
+        rows = await self._session.execute(statements.ATTACHMENTS_OF, {"message_ids": list(message_ids)})
+        return [attachment_of(row) for row in rows]
+
+    async def count_for_message(self, message_id: uuid.UUID) -> int:
+        return await self._rows.count(AttachmentRow.message_id == message_id)
+
+    async def delete(self, attachment_id: uuid.UUID) -> None:
+        await self._rows.delete_where(AttachmentRow.id == attachment_id, sanity_check=False)
+
+    async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
+        for position, attachment_id in enumerate(attachment_ids):
+            await self._session.execute(
+                update(AttachmentRow)
+                .where(AttachmentRow.id == attachment_id, AttachmentRow.message_id.is_(None))
+                .values(message_id=message_id, position=position)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def bytes_stored_by(self, uploader_id: str) -> int:
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(AttachmentRow.size), 0)).where(
+                AttachmentRow.uploader_id == uploader_id
+            )
+        )
+        return int(total or 0)
+
+    async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
+        rows = await self._session.scalars(
+            select(AttachmentRow)
+            .where(AttachmentRow.message_id.is_(None), AttachmentRow.created_at < cutoff)
+            .order_by(AttachmentRow.created_at)
+            .limit(limit)
+        )
+        return [attachment_of(row) for row in rows]
+
+    async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
+        if not filenames:
+            return frozenset()
+        owners = {owner: name for name in filenames if (owner := thumbnail_owner(name)) is not None}
+        names = set(
+            await self._session.scalars(
+                select(AttachmentRow.filename).where(AttachmentRow.filename.in_(filenames))
+            )
+        )
+        if owners:
+            with_thumbnails = await self._session.scalars(
+                select(AttachmentRow.id).where(
+                    AttachmentRow.id.in_(owners), AttachmentRow.thumbnail_sha256.is_not(None)
+                )
+            )
+            names.update(owners[owner] for owner in with_thumbnails)
+        return frozenset(names)
