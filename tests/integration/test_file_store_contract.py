@@ -18,8 +18,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from adapters.files import local as local_store
 from adapters.files.local import LocalFileStore
+from adapters.files.local import staged as local_staged
 from adapters.files.s3 import S3FileStore
 from adapters.memory import InMemoryFileStore
 from application.ports.files import FileStore, OpenFile
@@ -470,7 +470,7 @@ async def test_files_flushed_while_written_publish_whole_and_close_every_descrip
     """A flush is started every FLUSH_EVERY bytes while the upload goes on (made small here, so a
     file of 1 MiB starts dozens): the file published is whole, and neither publishing nor
     discarding leaves a descriptor open or a staged file behind, flushes still running or not."""
-    monkeypatch.setattr(local_store, "FLUSH_EVERY", 16 * 1024)
+    monkeypatch.setattr(local_staged, "FLUSH_EVERY", 16 * 1024)
     body = os.urandom(1 << 20)
     before = open_fds()
     name = new_name("zip")
