@@ -2,9 +2,10 @@
 
 Litestar's own form parsing (2.14 on) spools every file into an `UploadFile` (a SpooledTemporaryFile:
 1 MB in memory, then a file in /tmp) and calls the handler only after the whole body arrived, so
-every byte is written twice and nothing can be refused early. This reads the ASGI `receive` channel
-directly through the same push parser Litestar uses (`multipart.PushMultipartParser`), so the upload use case sees
-each file's bytes as they come and can refuse a spoofed type or an oversized file at once.
+every byte is written twice and nothing can be refused early. This reads the ASGI `receive`
+channel directly through the same push parser Litestar uses (`multipart.PushMultipartParser`), so
+the upload use case sees each file's bytes as they come and can refuse a spoofed type or an
+oversized file at once.
 `upload_form` drives an upload session with the parts.
 """
 
