@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 from application.delete_media import DeleteMedia, DeleteMediaHandler
 from application.ports.files import OpenFile
 from application.queries import ChatQueries
-from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
+from application.serve_media import Checked, Download, ServeMediaHandler, ServeThumbnailHandler
 from application.upload_media import UploadMedia
 from domain.attachment import MediaKind
 from domain.policy import MAX_FILES_PER_MESSAGE
@@ -49,6 +50,22 @@ class Downloads:
     presigned: PresignedDownloads | None = None  # S3_PRESIGNED_DOWNLOADS
     accel: AccelRedirect | None = None  # ACCEL_REDIRECT_PREFIX
     local_path: Callable[[OpenFile], str | None] = lambda _: None  # the store's, for pathsend and nginx
+
+    async def answer(
+        self,
+        request: AuthRequest,
+        checked: Checked,
+        open_file: Callable[[Checked], AbstractAsyncContextManager[Download]],
+    ) -> FileResponse:
+        """The file's answer, sent by this service, by pathsend or by nginx: what both routes give."""
+        return await download_response(
+            request,
+            checked,
+            open_file,
+            max_age=signed_max_age(request, MAX_AGE),
+            accel=self.accel,
+            local_path=self.local_path,
+        )
 
 
 class MediaController(Controller):
@@ -88,14 +105,7 @@ class MediaController(Controller):
         checked = await downloads.files.check(request.user.id, filename)
         if downloads.presigned is not None and request.method == HttpMethod.GET:
             return await downloads.presigned.redirect(checked.attachment)
-        response: FileResponse = await download_response(
-            request,
-            checked,
-            downloads.files.open,
-            max_age=signed_max_age(request, MAX_AGE),
-            accel=downloads.accel,
-            local_path=downloads.local_path,
-        )
+        response: FileResponse = await downloads.answer(request, checked, downloads.files.open)
         return response
 
     @route(
@@ -109,14 +119,7 @@ class MediaController(Controller):
         self, request: AuthRequest, media_id: FromPath[uuid.UUID], downloads: NamedDependency[Downloads]
     ) -> FileResponse:
         checked = await downloads.thumbnails.check(request.user.id, media_id)
-        return await download_response(
-            request,
-            checked,
-            downloads.thumbnails.open,
-            max_age=signed_max_age(request, MAX_AGE),
-            accel=downloads.accel,
-            local_path=downloads.local_path,
-        )
+        return await downloads.answer(request, checked, downloads.thumbnails.open)
 
     @get("/message/{message_id:uuid}", summary="A message's attachments")
     async def of_message(

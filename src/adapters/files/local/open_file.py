@@ -14,10 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import anyio
-import anyio.to_thread
-
-from domain.errors import StorageUnavailable
+from adapters.files.local.reads import pread_range
 
 
 class LocalOpenFile:
@@ -27,18 +24,15 @@ class LocalOpenFile:
         self.size = info.st_size
         self.local_path: str | None = str(path)
 
-    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
-        offset = start
-        while offset < end:
-            want = min(chunk_size, end - offset)
-            try:
-                chunk = await anyio.to_thread.run_sync(self._pread, want, offset)
-            except OSError as exc:
-                raise StorageUnavailable("Could not read the file.") from exc
-            if not chunk:
-                raise StorageUnavailable("The file is shorter than it was when opened.")
-            offset += len(chunk)
-            yield chunk
+    def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        return pread_range(
+            self._pread,
+            start,
+            end,
+            chunk_size,
+            failed="Could not read the file.",
+            short="The file is shorter than it was when opened.",
+        )
 
     def _pread(self, length: int, offset: int) -> bytes:
         with self._lock:

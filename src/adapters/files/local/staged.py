@@ -23,6 +23,7 @@ import anyio
 import anyio.to_thread
 
 from adapters.files import write_pipeline
+from adapters.files.local.reads import pread_range
 from domain.attachment import is_stored_name
 from domain.content_checks import BodyCheck
 from domain.errors import Conflict, StorageUnavailable
@@ -72,17 +73,15 @@ class LocalStaged:
     def local_path(self) -> str | None:
         return None if self._linked or self._fd < 0 else str(self._path)
 
-    async def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
-        offset, end = start, min(end, self._size)
-        while offset < end:
-            try:
-                chunk = await anyio.to_thread.run_sync(self._pread, min(chunk_size, end - offset), offset)
-            except OSError as exc:
-                raise StorageUnavailable("Could not read the file back.") from exc
-            if not chunk:
-                raise StorageUnavailable("The staged file is shorter than what was written.")
-            offset += len(chunk)
-            yield chunk
+    def read(self, start: int, end: int, chunk_size: int) -> AsyncIterator[bytes]:
+        return pread_range(
+            self._pread,
+            start,
+            min(end, self._size),
+            chunk_size,
+            failed="Could not read the file back.",
+            short="The staged file is shorter than what was written.",
+        )
 
     def _pread(self, length: int, offset: int) -> bytes:
         if self._fd < 0:
