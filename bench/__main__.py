@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import disk, download, postgres, upload, ws_fanout
+from bench import disk, download, postgres, remux, upload, ws_fanout
 from bench.load import Rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_front, start_static
 from bench.payload import MiB, write_mp4, write_video, write_zip
@@ -219,7 +219,8 @@ def run(workdir: Path, service_log: Path, *, only: str | None = None) -> dict[st
         if only == "download":
             _step("uploading the 50 MiB video once (not timed)", started)
             _, stored = upload.upload_once(service, token, message, big)
-            results.update(_downloads(workdir, service, auth, str(stored["filename"]), big, started))
+            name = str(stored["filename"])
+            results.update(_downloads(workdir, service, auth, name, service.upload_dir / name, started))
             _step("done", started)
             machine["loadavg_at_end"] = os.getloadavg()
             return results
@@ -232,6 +233,9 @@ def run(workdir: Path, service_log: Path, *, only: str | None = None) -> dict[st
         for key, runs in measured.items():
             results[key] = upload.summary(runs)
         kept = kept_names["upload_50mib_mp4"]
+        if results["video_processing"]:
+            _step(f"the remux alone of the 50 MiB video x{RUNS}", started)
+            results["remux_50mib_alone"] = remux.remux_times(big, RUNS)
         _step("the upload client alone, against a discard sink", started)
         results["upload_client_ceiling"] = disk.summary(upload.client_ceiling(uploads["upload_50mib_zip"], 3))
         _step("dd write of 50 MiB with fsync x3", started)
@@ -241,7 +245,7 @@ def run(workdir: Path, service_log: Path, *, only: str | None = None) -> dict[st
             machine["loadavg_at_end"] = os.getloadavg()
             return results
 
-        results.update(_downloads(workdir, service, auth, kept, big, started))
+        results.update(_downloads(workdir, service, auth, kept, service.upload_dir / kept, started))
         binary = nginx_binary()
         if binary is not None:
             root = make_root(workdir / "nginx-listing-root", [], {"listing.json": listing_answer.content})

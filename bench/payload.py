@@ -41,31 +41,31 @@ def _random_box(out: BinaryIO, kind: bytes, size: int) -> None:
 
 
 def write_video(path: Path, size: int) -> Path:
-    """A real MP4 of exactly `size` bytes, as the service's video processing reads it: 2 s of
-    ffmpeg's 1280x720 test pattern (MPEG-4 part 2, ffmpeg's own encoder, its index first), then a
-    `free` box of random bytes up to the size. Needs ffmpeg on PATH."""
+    """A real video of about `size` bytes, as a phone writes one: ffmpeg's 1920x1080 test pattern
+    at 30 frames a second (MPEG-4 part 2 at high quality, so the frames fill it, as a phone's
+    H.264 at its bitrate does) with AAC sound, the place and the device in its tags, and its index
+    (`moov`) after the frames. The upload remuxes it: the stored file is a little smaller. Needs
+    ffmpeg on PATH."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise RuntimeError("ffmpeg is not on PATH")
-    clip = path.with_name(f"{path.stem}.clip.mp4")
+    seconds = max(2, size // (3 * 1024 * 1024))  # ~3.5 MiB a second at -q:v 2: -fs cuts it to size
     subprocess.run(
         [
             ffmpeg, "-nostdin", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=duration=2:size=1280x720:rate=25",
-            "-c:v", "mpeg4", "-q:v", "4", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-            str(clip),
+            "-f", "lavfi", "-i", f"testsrc2=duration={seconds}:size=1920x1080:rate=30",
+            "-f", "lavfi", "-i", f"sine=duration={seconds}",
+            "-c:v", "mpeg4", "-q:v", "2", "-pix_fmt", "yuv420p", "-c:a", "aac",
+            "-metadata", "location=+52.5208+013.4094/",
+            "-metadata", "com.apple.quicktime.location.ISO6709=+52.5208+013.4094+035.000/",
+            "-metadata", "com.apple.quicktime.model=iPhone 15 Pro",
+            "-movflags", "+use_metadata_tags",
+            "-fs", str(size - 512 * 1024),  # the index comes after what -fs counts
+            str(path),
         ],
         check=True,
-        timeout=120,
+        timeout=300,
     )  # fmt: skip
-    video = clip.read_bytes()
-    clip.unlink()
-    padding = size - len(video)
-    if padding < 8:
-        raise ValueError(f"the video alone is {len(video)} bytes, more than {size}")
-    with path.open("wb") as out:
-        out.write(video)
-        _random_box(out, b"free", padding)
     return path
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from bench.report import Row, ratio, verdict
 
 UPLOAD_TARGET = 300.0  # MB/s
+VIDEO_UPLOAD_TARGET = 120.0  # MB/s, #16: a 50 MB phone video end to end, remux included
 DOWNLOAD_SHARE = 0.8  # of nginx
 FLAT_MIB = 10.0  # the 50 MiB upload may add at most this much more than the 10 MiB one
 CLIENT_HEADROOM = 3.0  # the client alone must be this many times faster than the service
@@ -16,7 +17,7 @@ CLIENT_HEADROOM = 3.0  # the client alone must be this many times faster than th
 # The uploads measured, by results key: #2's target is the document's row, which nothing processes.
 UPLOADS = (
     ("upload_50mib_zip", "Upload 50 MiB .zip (document, no processing: #2's target)", True),
-    ("upload_50mib_mp4", "Upload 50 MiB .mp4, with video processing (ffprobe, poster)", False),
+    ("upload_50mib_mp4", "Upload ~50 MiB phone .mp4, with video processing (probe, remux, poster)", False),
     ("upload_10mib_zip", "Upload 10 MiB .zip (document)", False),
     ("upload_10mib_mp4", "Upload 10 MiB .mp4, with video processing", False),
 )
@@ -26,6 +27,14 @@ def _short_key(key: str) -> str:
     """upload_50mib_zip -> 50 MiB .zip"""
     size, ext = key.removeprefix("upload_").split("_")
     return f"{size.removesuffix('mib')} MiB .{ext}"
+
+
+def _upload_target(key: str, targeted: bool, speed: float, processing: bool) -> tuple[str, str]:
+    if targeted:
+        return f">= {UPLOAD_TARGET:.0f} MB/s", verdict(speed >= UPLOAD_TARGET)
+    if key == "upload_50mib_mp4" and processing:
+        return f">= {VIDEO_UPLOAD_TARGET:.0f} MB/s (#16)", verdict(speed >= VIDEO_UPLOAD_TARGET)
+    return "none (#2's is the .zip row)", verdict(None)
 
 
 def _upload_rows(r: dict[str, Any]) -> list[Row]:
@@ -42,8 +51,19 @@ def _upload_rows(r: dict[str, Any]) -> list[Row]:
                 f"{speed:,.0f} MB/s, worker RSS +{up['worker_rss_growth_mib_max']:.1f} MiB",
                 "dd write 50 MiB, conv=fsync, same disk",
                 f"{dd:,.0f} MB/s (service {ratio(speed, dd)})",
-                f">= {UPLOAD_TARGET:.0f} MB/s" if targeted else "none (#2's is the .zip row)",
-                verdict(speed >= UPLOAD_TARGET if targeted else None),
+                *_upload_target(key, targeted, speed, r["video_processing"]),
+            )
+        )
+    if "remux_50mib_alone" in r:
+        remux, mp4 = r["remux_50mib_alone"], r["upload_50mib_mp4"]
+        rows.append(
+            Row(
+                f"The remux alone (ffmpeg -c copy, +faststart), ~50 MiB video, median of {remux['runs']}",
+                f"{remux['median_ms']:,.0f} ms ({remux['min_ms']:,.0f}-{remux['max_ms']:,.0f})",
+                "the whole upload of that video",
+                f"{mp4['seconds_median'] * 1000:,.0f} ms",
+                "none (its share of the upload)",
+                verdict(None),
             )
         )
     client = r["upload_client_ceiling"]["mb_s_median"]
@@ -123,9 +143,11 @@ def _floor_note(r: dict[str, Any]) -> list[str]:
 def _upload_notes(r: dict[str, Any]) -> list[str]:
     up50, mp4 = r["upload_50mib_zip"], r["upload_50mib_mp4"]
     processing = (
-        "The .mp4 files are real videos (2 s of 1280x720 MPEG-4, padded to size with a `free` box): "
-        f"a poster was made in {mp4['posters']} of {len(mp4['mb_s_runs'])} 50 MiB uploads, so their "
-        "time includes ffprobe, the poster's ffmpeg, the WebP thumbnail and its publishing."
+        "The .mp4 files are real videos as a phone writes them (1080p30 MPEG-4 with AAC sound, the "
+        "place and the device in the tags, the index after the frames): a poster was made in "
+        f"{mp4['posters']} of {len(mp4['mb_s_runs'])} 50 MiB uploads, so their time includes ffprobe, "
+        "the remux without the tags (index first), its staging and hash, the poster's ffmpeg, the "
+        "WebP thumbnail and the publishing."
         if r["video_processing"]
         else "ffmpeg is not installed: the .mp4 files are random bytes, kept without processing."
     )

@@ -8,12 +8,19 @@ test can tell from the pixels which way it was turned.
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import shutil
+import struct
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
+
+from tests import samples
 
 # Where Berlin's television tower stands, in the EXIF's degrees, minutes and seconds.
 LATITUDE = (52.0, 31.0, 15.0)
@@ -28,6 +35,7 @@ XMP = (
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 
 FFMPEG = shutil.which("ffmpeg")
+FFPROBE = shutil.which("ffprobe")
 NO_FFMPEG = "ffmpeg is not installed (apt-get install ffmpeg): no video can be made or read"
 
 
@@ -119,6 +127,113 @@ def video(path: Path, *, seconds: int = 2, width: int = 320, height: int = 240) 
         timeout=60,
     )  # fmt: skip
     return path.read_bytes()
+
+
+# What a phone writes into a video's container, as the tests give it to ffmpeg, and what of it must
+# be gone after the upload (searched for in the stored bytes).
+PHONE_TAGS = {
+    "location": "+52.5208+013.4094/",
+    "com.apple.quicktime.location.ISO6709": "+52.5208+013.4094+035.000/",
+    "com.apple.quicktime.make": "Apple",
+    "com.apple.quicktime.model": "iPhone 15 Pro",
+    "title": "Home of Alice",
+}
+PHONE_LEAKS = (b"52.5208", b"iPhone", b"Apple", b"Home of Alice", b"Lavf59", b"Core Media")
+
+
+def phone_video(folder: Path, container: str = "mp4", *, seconds: int = 2) -> bytes:
+    """A video as a phone writes one: the place, make and model in its tags, a chapter named after
+    where it was shot, the audio's language (French), and for MP4/MOV the picture turned by 90
+    degrees and the index (`moov`) after the frames (ffmpeg's default)."""
+    assert FFMPEG is not None, NO_FFMPEG
+    chapters = folder / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Home of Alice\n")
+    path = folder / f"phone.{container}"
+    codecs = (
+        ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"]
+        if container == "webm"
+        else ["-c:v", "mpeg4", "-c:a", "aac"]
+    )
+    mp4 = container in ("mp4", "mov")
+    tags = [arg for key, value in PHONE_TAGS.items() for arg in ("-metadata", f"{key}={value}")]
+    made = folder / f"made.{container}" if mp4 else path
+    subprocess.run(
+        [
+            FFMPEG, "-nostdin", "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc=duration={seconds}:size=640x360:rate=25",
+            "-f", "lavfi", "-i", f"sine=duration={seconds}",
+            "-i", str(chapters), "-map", "0", "-map", "1", "-map_chapters", "2",
+            *codecs, *tags,
+            "-metadata:s:a:0", "language=fra", "-metadata:s:v:0", "handler_name=Core Media Video",
+            *(["-movflags", "+use_metadata_tags"] if mp4 else []),
+            str(made),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    if mp4:  # ffmpeg 5.1 turns the picture only in a copy (a display matrix, as phones write it)
+        subprocess.run(
+            [
+                # The chapter track is not copied (ffmpeg's MOV muxer refuses it); the chapters are.
+                FFMPEG, "-nostdin", "-v", "error", "-y", "-i", str(made), "-map", "0:v", "-map", "0:a",
+                "-c", "copy",
+                "-metadata:s:v:0", "rotate=90", "-movflags", "+use_metadata_tags", str(path),
+            ],
+            check=True,
+            timeout=60,
+        )  # fmt: skip
+    return path.read_bytes()
+
+
+@functools.cache
+def sizable_video(at_least: int) -> bytes:
+    """A real MP4 of at least `at_least` bytes (its frames fill it: a remux keeps nearly all of it),
+    made once per test run, for tests about serving a video rather than processing it; where
+    ffmpeg is not installed, the sample MP4 of that size (kept as it came then)."""
+    if FFMPEG is None:
+        return samples.sample("mp4", size=at_least)
+    with tempfile.TemporaryDirectory(prefix="test-video-") as folder:
+        path = Path(folder) / "clip.mp4"
+        seconds = 2
+        while True:
+            subprocess.run(
+                [
+                    FFMPEG, "-nostdin", "-v", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=duration={seconds}:size=640x360:rate=25",
+                    "-c:v", "mpeg4", "-b:v", "4M", "-pix_fmt", "yuv420p", str(path),
+                ],
+                check=True,
+                timeout=60,
+            )  # fmt: skip
+            if path.stat().st_size >= at_least:
+                return path.read_bytes()
+            seconds *= 2
+
+
+def probe(path: Path) -> dict[str, Any]:
+    """What ffprobe says of a file's format, streams and chapters."""
+    assert FFPROBE is not None, NO_FFMPEG
+    answer = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-show_chapters", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return json.loads(answer.stdout)  # type: ignore[no-any-return]
+
+
+def top_boxes(data: bytes) -> list[bytes]:
+    """The kinds of an MP4/MOV's top-level boxes, in order."""
+    kinds, offset = [], 0
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if length == 1:
+            (length,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
+        kinds.append(kind)
+        if length < 8:
+            break
+        offset += length
+    return kinds
 
 
 def side_colours(image: Image.Image) -> tuple[tuple[int, ...], tuple[int, ...]]:

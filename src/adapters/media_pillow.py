@@ -24,7 +24,7 @@ from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 from adapters.image_containers import DamagedImage, Layout, rewrite
 from adapters.media_workers import MediaWorkers
 from application.ports.files import MediaSource
-from application.ports.media import ProcessedMedia
+from application.ports.media import ProcessedMedia, Stage
 from domain.attachment import THUMBNAIL_MAX_SIDE
 from domain.errors import ImageTooLarge, UnsupportedMediaType
 from domain.policy import Admission, MediaPolicy
@@ -62,7 +62,8 @@ class PillowImageProcessor:
         self._policy = policy
         self._workers = workers
 
-    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia:
+    async def process(self, source: MediaSource, admission: Admission, stage: Stage) -> ProcessedMedia:
+        """A rewritten image is small enough to hand back as bytes: `stage` is not used."""
         image_format = _FORMAT_OF.get(admission.content_type)
         if image_format is None:
             return ProcessedMedia(note=f"{admission.content_type} is not an image this processor reads")

@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 
 from application.ports.files import MediaSource
-from application.ports.media import MediaProcessor, ProcessedMedia
+from application.ports.media import MediaProcessor, ProcessedMedia, Stage
 from domain.attachment import Attachment
 from domain.policy import Admission
 
@@ -78,10 +78,10 @@ class TimedProcessor:
         self._inner = inner
         self._seconds = PROCESSING_SECONDS.labels(kind)
 
-    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia:
+    async def process(self, source: MediaSource, admission: Admission, stage: Stage) -> ProcessedMedia:
         started = time.perf_counter()
         try:
-            return await self._inner.process(source, admission)
+            return await self._inner.process(source, admission, stage)
         finally:
             self._seconds.observe(time.perf_counter() - started)
 

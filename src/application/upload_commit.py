@@ -100,4 +100,5 @@ def _attachment(item: StagedUpload, uploader_id: str, message: Message | None, n
         duration_s=item.processed.duration_s,
         blurhash=item.processed.blurhash,
         thumbnail_sha256=item.thumbnail_sha256,
+        scrubbed=item.processed.scrubbed,
     )

@@ -158,15 +158,19 @@ class Upload:
         processor = self._use_case.processors.get(admission.kind)
         if processor is None:
             return
-        processed = await processor.process(item.staged, admission)
+        processed = await processor.process(item.staged, admission, self._stage)
         if processed.note:
             log.info("%s (%s): %s", item.received.original_name, admission.content_type, processed.note)
         item.processed = processed
-        if processed.content is not None:
-            original = item.staged
+        original = item.staged
+        if processed.restaged is not None:
+            item.staged = processed.restaged.file
+            item.size, item.sha256 = processed.restaged.size, processed.restaged.sha256
+        elif processed.content is not None:
             item.staged = await self._stage()
             item.size = len(processed.content)
             item.sha256 = await item.staged.fill(_once(processed.content))
+        if item.staged is not original:
             await original.discard()  # its bytes are not needed any more: free the space now
         if processed.thumbnail is not None:
             item.thumbnail = await self._stage()

@@ -37,6 +37,9 @@ class Attachment:
     duration_s: float | None = None  # videos
     blurhash: str | None = None  # a few bytes a client paints before it asks for anything
     thumbnail_sha256: str | None = None  # set when a thumbnail is stored under `thumbnail_name(id)`
+    # Videos: True when the stored file is the remux without the source's tags (a phone's location
+    # among them); False when it was kept as it came (the log says why). None for other kinds.
+    scrubbed: bool | None = None
 
     @property
     def is_draft(self) -> bool:

@@ -92,7 +92,11 @@ def create_app(
     events = broadcast.channels_backend(settings.redis_url)
     workers = MediaWorkers(settings.media_workers)
     videos = FfmpegVideoProcessor(
-        settings.policy, workers, timeout=settings.media_timeout, local_path=storage.local_path
+        settings.policy,
+        workers,
+        timeout=settings.media_timeout,
+        local_path=storage.local_path,
+        adopt_written=storage.adopt_written,
     )
     if not videos.available:
         log.warning("ffmpeg/ffprobe not found on PATH: videos get no poster, size or duration")

@@ -23,12 +23,19 @@ from entrypoints.settings_values import SettingsError
 log = logging.getLogger(__name__)
 
 
+async def _nothing_adopted(_: object) -> str | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Storage:
     files: FileStore
     running: Callable[[], AbstractAsyncContextManager[None]]  # entered for the service's lifetime
     leftovers: Callable[[timedelta], Awaitable[int]]  # removes the store's own, older than the grace
     local_path: Callable[[object], str | None]  # where a staged or open file lies on this disk, if it does
+    # For a staged file a child process (ffmpeg) wrote at its local path: its bytes taken, their
+    # sha256; None where the store has no such file.
+    adopt_written: Callable[[object], Awaitable[str | None]] = _nothing_adopted
     on_local_disk: bool = False  # nginx can send the files (ACCEL_REDIRECT_PREFIX)
     # S3_PRESIGNED_DOWNLOADS: the store that signs the URLs, and how long they work (seconds).
     # Not the route's PresignedDownloads itself: that counts downloads, and the CLI imports this
@@ -84,7 +91,12 @@ def _local_storage(store: LocalFileStore) -> Storage:
         return await store.recover()  # staged files whose writer died: their lock tells, not age
 
     return Storage(
-        files=store, running=running, leftovers=leftovers, local_path=store.local_path, on_local_disk=True
+        files=store,
+        running=running,
+        leftovers=leftovers,
+        local_path=store.local_path,
+        adopt_written=store.adopt_written,
+        on_local_disk=True,
     )
 
 

@@ -186,8 +186,10 @@ def download_headers(r: httpx.Response, shared: Shared) -> None:
 
 
 @pytest.fixture(scope="module")
-def video(stack: Stack) -> Shared:
-    return share(stack, "clip.mp4", samples.sample("mp4", size=700_000))
+def large(stack: Stack) -> Shared:
+    """A document of a known size, stored as it came (the ranges below are written for its size;
+    a video would be remuxed to a size of its own)."""
+    return share(stack, "report.pdf", samples.sample("pdf", size=700_000))
 
 
 # ---- whole files ---------------------------------------------------------------------------------
@@ -226,33 +228,33 @@ def test_a_thumbnail_is_sent_by_nginx_too(stack: Stack) -> None:
     "header",
     ["bytes=0-0", "bytes=100-299999", "bytes=699990-", "bytes=5-7000000", "bytes=-500", "bytes=-1400000"],
 )
-def test_one_range_is_sent_by_nginx_as_the_service_decided(stack: Stack, video: Shared, header: str) -> None:
+def test_one_range_is_sent_by_nginx_as_the_service_decided(stack: Stack, large: Shared, header: str) -> None:
     headers = {**bearer("bob"), "Range": header}
-    assert stack.handed_over(video.url, headers) == f"{PREFIX}part/{video.name}"
-    via, alone = stack.both("GET", video.url, headers)
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.name}"
+    via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
     assert via.status_code == 206
     first, last = via.headers["content-range"].removeprefix("bytes ").split("/")[0].split("-")
-    assert via.content == video.body[int(first) : int(last) + 1]
-    download_headers(via, video)
+    assert via.content == large.body[int(first) : int(last) + 1]
+    download_headers(via, large)
 
 
-def test_the_whole_file_as_a_range_is_a_206_from_nginx(stack: Stack, video: Shared) -> None:
+def test_the_whole_file_as_a_range_is_a_206_from_nginx(stack: Stack, large: Shared) -> None:
     headers = {**bearer("bob"), "Range": "bytes=0-"}
-    assert stack.handed_over(video.url, headers) == f"{PREFIX}part/{video.name}"
-    via, alone = stack.both("GET", video.url, headers)
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.name}"
+    via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
-    assert (via.status_code, via.content) == (206, video.body)
+    assert (via.status_code, via.content) == (206, large.body)
 
 
 @pytest.mark.parametrize("header", ["bytes=700000-", "bytes=700000-800000", "bytes=-0", "bytes=99999999999-"])
-def test_an_unsatisfiable_range_is_the_services_416(stack: Stack, video: Shared, header: str) -> None:
+def test_an_unsatisfiable_range_is_the_services_416(stack: Stack, large: Shared, header: str) -> None:
     headers = {**bearer("bob"), "Range": header}
-    assert stack.handed_over(video.url, headers) is None
-    via, alone = stack.both("GET", video.url, headers)
+    assert stack.handed_over(large.url, headers) is None
+    via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
     assert (via.status_code, via.content) == (416, b"")
-    assert via.headers["content-range"] == f"bytes */{len(video.body)}"
+    assert via.headers["content-range"] == f"bytes */{len(large.body)}"
 
 
 @pytest.mark.parametrize(
@@ -268,13 +270,13 @@ def test_an_unsatisfiable_range_is_the_services_416(stack: Stack, video: Shared,
     ],
 )
 def test_ranges_the_service_ignores_are_the_whole_file_from_nginx(
-    stack: Stack, video: Shared, header: str
+    stack: Stack, large: Shared, header: str
 ) -> None:
     headers = {**bearer("bob"), "Range": header}
-    assert stack.handed_over(video.url, headers) == f"{PREFIX}whole/{video.name}"
-    via, alone = stack.both("GET", video.url, headers)
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+    via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
-    assert (via.status_code, via.content) == (200, video.body)
+    assert (via.status_code, via.content) == (200, large.body)
     assert "multipart" not in via.headers["content-type"]
 
 
@@ -288,86 +290,86 @@ def test_ranges_the_service_ignores_are_the_whole_file_from_nginx(
     ],
 )
 def test_a_range_nginx_would_read_otherwise_is_sent_by_the_service(
-    stack: Stack, video: Shared, header: str, first: int, last: int
+    stack: Stack, large: Shared, header: str, first: int, last: int
 ) -> None:
     headers = {**bearer("bob"), "Range": header}
-    assert stack.handed_over(video.url, headers) is None
-    via, alone = stack.both("GET", video.url, headers)
+    assert stack.handed_over(large.url, headers) is None
+    via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
-    assert (via.status_code, via.content) == (206, video.body[first : last + 1])
+    assert (via.status_code, via.content) == (206, large.body[first : last + 1])
 
 
-def test_two_range_fields_are_the_whole_file_from_nginx(stack: Stack, video: Shared) -> None:
+def test_two_range_fields_are_the_whole_file_from_nginx(stack: Stack, large: Shared) -> None:
     headers = [*bearer("bob").items(), ("Range", "bytes=0-9"), ("Range", "bytes=20-29")]
-    assert stack.handed_over(video.url, headers) == f"{PREFIX}whole/{video.name}"
-    via, alone = stack.both("GET", video.url, headers)
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+    via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
-    assert (via.status_code, via.content) == (200, video.body)
+    assert (via.status_code, via.content) == (200, large.body)
 
 
 # ---- validators ----------------------------------------------------------------------------------
 
 
-def test_if_none_match_is_the_services_304(stack: Stack, video: Shared) -> None:
-    for inm in (video.etag, f'"nope", {video.etag}', f"W/{video.etag}", "*"):
+def test_if_none_match_is_the_services_304(stack: Stack, large: Shared) -> None:
+    for inm in (large.etag, f'"nope", {large.etag}', f"W/{large.etag}", "*"):
         for extra in ({}, {"Range": "bytes=0-9"}):
             headers = {**bearer("bob"), "If-None-Match": inm, **extra}
-            assert stack.handed_over(video.url, headers) is None
-            via, alone = stack.both("GET", video.url, headers)
+            assert stack.handed_over(large.url, headers) is None
+            via, alone = stack.both("GET", large.url, headers)
             same_answer(via, alone)
             assert (via.status_code, via.content) == (304, b"")
     # Stale, and nginx's own ETag for the file (hex mtime and size), which nginx must not honour.
-    stat = (stack.upload_dir / video.name).stat()
+    stat = (stack.upload_dir / large.name).stat()
     for stale in ('"something-else"', f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'):
         headers = {**bearer("bob"), "If-None-Match": stale}
-        assert stack.handed_over(video.url, headers) == f"{PREFIX}whole/{video.name}"
-        via, alone = stack.both("GET", video.url, headers)
+        assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+        via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
-        assert (via.status_code, via.content) == (200, video.body)
+        assert (via.status_code, via.content) == (200, large.body)
 
 
-def test_if_modified_since(stack: Stack, video: Shared) -> None:
-    last_modified = stack.alone.get(video.url, headers=bearer("bob")).headers["last-modified"]
+def test_if_modified_since(stack: Stack, large: Shared) -> None:
+    last_modified = stack.alone.get(large.url, headers=bearer("bob")).headers["last-modified"]
     cached = {**bearer("bob"), "If-Modified-Since": last_modified}
-    same_answer(*stack.both("GET", video.url, cached))
-    assert stack.front.get(video.url, headers=cached).status_code == 304
+    same_answer(*stack.both("GET", large.url, cached))
+    assert stack.front.get(large.url, headers=cached).status_code == 304
     old = {**bearer("bob"), "If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT", "Range": "bytes=0-9"}
-    assert stack.handed_over(video.url, old) == f"{PREFIX}part/{video.name}"
-    via, alone = stack.both("GET", video.url, old)
+    assert stack.handed_over(large.url, old) == f"{PREFIX}part/{large.name}"
+    via, alone = stack.both("GET", large.url, old)
     same_answer(via, alone)
     assert via.status_code == 206
 
 
-def test_if_range_matching_is_a_206_and_stale_is_the_whole_file(stack: Stack, video: Shared) -> None:
-    last_modified = stack.alone.get(video.url, headers=bearer("bob")).headers["last-modified"]
-    for validator in (video.etag, last_modified):
+def test_if_range_matching_is_a_206_and_stale_is_the_whole_file(stack: Stack, large: Shared) -> None:
+    last_modified = stack.alone.get(large.url, headers=bearer("bob")).headers["last-modified"]
+    for validator in (large.etag, last_modified):
         headers = {**bearer("bob"), "Range": "bytes=0-9", "If-Range": validator}
-        assert stack.handed_over(video.url, headers) == f"{PREFIX}part/{video.name}"
-        via, alone = stack.both("GET", video.url, headers)
+        assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.name}"
+        via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
-        assert (via.status_code, via.content) == (206, video.body[:10])
-    for stale in ('"0000"', f"W/{video.etag}", "Sat, 01 Jan 2000 00:00:00 GMT", "garbage"):
+        assert (via.status_code, via.content) == (206, large.body[:10])
+    for stale in ('"0000"', f"W/{large.etag}", "Sat, 01 Jan 2000 00:00:00 GMT", "garbage"):
         headers = {**bearer("bob"), "Range": "bytes=0-9", "If-Range": stale}
-        assert stack.handed_over(video.url, headers) == f"{PREFIX}whole/{video.name}"
-        via, alone = stack.both("GET", video.url, headers)
+        assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+        via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
-        assert (via.status_code, via.content) == (200, video.body)
+        assert (via.status_code, via.content) == (200, large.body)
 
 
-def test_an_if_range_date_written_otherwise_is_sent_by_the_service(stack: Stack, video: Shared) -> None:
+def test_an_if_range_date_written_otherwise_is_sent_by_the_service(stack: Stack, large: Shared) -> None:
     """Our Last-Modified in another zone (which nginx does not read) and in RFC 850's format."""
     last_modified = parsedate_to_datetime(
-        stack.alone.get(video.url, headers=bearer("bob")).headers["last-modified"]
+        stack.alone.get(large.url, headers=bearer("bob")).headers["last-modified"]
     )
     for written in (
         (last_modified + timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S +0100"),
         last_modified.strftime("%A, %d-%b-%y %H:%M:%S GMT"),
     ):
         headers = {**bearer("bob"), "Range": "bytes=0-9", "If-Range": written}
-        assert stack.handed_over(video.url, headers) is None
-        via, alone = stack.both("GET", video.url, headers)
+        assert stack.handed_over(large.url, headers) is None
+        via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
-        assert (via.status_code, via.content) == (206, video.body[:10]), written
+        assert (via.status_code, via.content) == (206, large.body[:10]), written
 
 
 @pytest.mark.parametrize(
@@ -379,30 +381,30 @@ def test_an_if_range_date_written_otherwise_is_sent_by_the_service(stack: Stack,
     ],
 )
 def test_preconditions_nginx_would_answer_412_are_sent_by_the_service(
-    stack: Stack, video: Shared, condition: dict[str, str]
+    stack: Stack, large: Shared, condition: dict[str, str]
 ) -> None:
     for extra in ({}, {"Range": "bytes=0-9"}):
         headers = {**bearer("bob"), **condition, **extra}
-        assert stack.handed_over(video.url, headers) is None
-        via, alone = stack.both("GET", video.url, headers)
+        assert stack.handed_over(large.url, headers) is None
+        via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
         assert via.status_code in (200, 206)
 
 
 @pytest.mark.parametrize("field", ["If-None-Match", "If-Range", "If-Match", "If-Modified-Since"])
-def test_nginx_itself_refuses_a_conditional_field_sent_twice(stack: Stack, video: Shared, field: str) -> None:
+def test_nginx_itself_refuses_a_conditional_field_sent_twice(stack: Stack, large: Shared, field: str) -> None:
     """A difference any nginx in front makes, X-Accel-Redirect or not (docs/deployment.md)."""
     value = {"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}.get(field, '"x"')
     headers = [*bearer("bob").items(), ("Range", "bytes=0-9"), (field, value), (field, value)]
-    via, alone = stack.both("GET", video.url, headers)
+    via, alone = stack.both("GET", large.url, headers)
     assert via.status_code == 400
     assert alone.status_code in (200, 206)
 
 
-def test_random_ranges_and_validators_are_answered_alike(stack: Stack, video: Shared) -> None:
+def test_random_ranges_and_validators_are_answered_alike(stack: Stack, large: Shared) -> None:
     """Headers drawn from the forms clients send and the ones they should not; seeded, bounded."""
-    size = len(video.body)
-    last_modified = stack.alone.get(video.url, headers=bearer("bob")).headers["last-modified"]
+    size = len(large.body)
+    last_modified = stack.alone.get(large.url, headers=bearer("bob")).headers["last-modified"]
     draw = random.Random(20_261_201)
     numbers = [0, 1, 9, 255, 256 * 1024, size - 1, size, size + 1, 10**18, 10**19]
     for _ in range(120):
@@ -421,8 +423,8 @@ def test_random_ranges_and_validators_are_answered_alike(stack: Stack, video: Sh
             ),
         }
         if draw.random() < 0.4:
-            headers["If-Range"] = draw.choice([video.etag, last_modified, '"x"', f"W/{video.etag}"])
-        via, alone = stack.both("GET", video.url, headers)
+            headers["If-Range"] = draw.choice([large.etag, last_modified, '"x"', f"W/{large.etag}"])
+        via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
 
 
@@ -521,19 +523,19 @@ def test_the_event_socket_works_through_the_template(stack: Stack) -> None:
         assert (event["type"], event["message"]["content"]) == ("message.created", "via nginx")
 
 
-def test_the_service_behind_nginx_hands_over_only_what_it_checked(stack: Stack, video: Shared) -> None:
+def test_the_service_behind_nginx_hands_over_only_what_it_checked(stack: Stack, large: Shared) -> None:
     """The control: the cases above did go through nginx, and nothing but a member's GET does."""
-    assert stack.handed_over(video.url, bearer("bob")) == f"{PREFIX}whole/{video.name}"
-    assert stack.handed_over(video.url, bearer("mallory")) is None
-    assert stack.behind.get(video.url, headers=bearer("mallory")).status_code == 404
-    assert "x-accel-redirect" not in stack.alone.get(video.url, headers=bearer("bob")).headers
-    assert stack.alone.get(video.url, headers=bearer("bob")).content == video.body
+    assert stack.handed_over(large.url, bearer("bob")) == f"{PREFIX}whole/{large.name}"
+    assert stack.handed_over(large.url, bearer("mallory")) is None
+    assert stack.behind.get(large.url, headers=bearer("mallory")).status_code == 404
+    assert "x-accel-redirect" not in stack.alone.get(large.url, headers=bearer("bob")).headers
+    assert stack.alone.get(large.url, headers=bearer("bob")).content == large.body
     # Reached without nginx (a health check, a client on the inside): the bytes, as before.
-    inside = stack.behind.get(video.url, headers=bearer("bob"))
+    inside = stack.behind.get(large.url, headers=bearer("bob"))
     assert "x-accel-redirect" not in inside.headers
-    assert inside.content == video.body
+    assert inside.content == large.body
     # A client cannot ask nginx to skip the service's check by naming the header itself.
-    spoofed = stack.front.get(video.url, headers={**bearer("mallory"), "X-Sendfile-Type": "X-Accel-Redirect"})
+    spoofed = stack.front.get(large.url, headers={**bearer("mallory"), "X-Sendfile-Type": "X-Accel-Redirect"})
     assert spoofed.status_code == 404
 
 

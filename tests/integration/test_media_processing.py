@@ -251,7 +251,9 @@ async def test_a_video_gets_its_size_duration_and_a_poster(api: Api, tmp_path: P
     assert (attachment["width"], attachment["height"]) == (640, 360)
     assert attachment["duration_s"] == pytest.approx(2.0, abs=0.1)
     assert attachment["blurhash"]
-    assert (api.upload_dir / attachment["filename"]).read_bytes() == clip  # a video is stored as it came
+    stored = (api.upload_dir / attachment["filename"]).read_bytes()
+    assert stored != clip  # remuxed without its tags (test_video_scrub)
+    assert (attachment["scrubbed"], attachment["sha256"]) == (True, hashlib.sha256(stored).hexdigest())
     r = await api.client.get(attachment["thumbnail_url"], headers=bearer("bob"))
     assert r.status_code == 200
     assert image(r.content).size == (320, 180)
@@ -263,4 +265,5 @@ async def test_a_video_ffmpeg_cannot_decode_is_kept_without_poster(api: Api) -> 
     broken = samples.sample("mp4")[:300]  # its header, and none of its frame
     attachment = await upload_one(api, "broken.mp4", broken)
     assert "thumbnail_url" not in attachment
+    assert attachment["scrubbed"] is False  # nothing to remux: kept as it came, and it says so
     assert (api.upload_dir / attachment["filename"]).read_bytes() == broken

@@ -68,7 +68,7 @@ def test_upload_through_one_instance_download_and_delete_through_the_other(
             headers=bearer(alice),
             timeout=10,
         ).json()
-        body = samples.sample("mp4", size=MIN_PART_SIZE + 1_000_003)  # two parts through A
+        body = samples.sample("zip", size=MIN_PART_SIZE + 1_000_003)  # two parts through A, as it came
         with listen(second.base, token(bob)) as bobs_socket:
             assert bobs_socket.next()["type"] == "ready"
             message = httpx.post(
@@ -80,7 +80,7 @@ def test_upload_through_one_instance_download_and_delete_through_the_other(
             uploaded = httpx.post(
                 f"{first.base}/api/v1/media/upload",
                 data={"message_id": message["id"]},
-                files={"file": ("clip.mp4", body)},
+                files={"file": ("photos.zip", body)},
                 headers=bearer(alice),
                 timeout=60,
             )

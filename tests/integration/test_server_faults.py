@@ -141,11 +141,11 @@ def test_a_server_killed_mid_write_is_clean_after_restart(tmp_path: Path) -> Non
 
 def test_full_and_ranged_downloads_through_the_real_server(server: Server) -> None:
     message_id = new_message(server)
-    body = samples.sample("mp4", size=5 * 1024 * 1024 + 17)
+    body = samples.sample("zip", size=5 * 1024 * 1024 + 17)  # a document: served as it came
     r = httpx.post(
         f"{server.base}/api/v1/media/upload",
         data={"message_id": message_id},
-        files={"file": ("clip.mp4", body)},
+        files={"file": ("photos.zip", body)},
         headers=bearer("alice"),
         timeout=30,
     )
@@ -166,11 +166,11 @@ def test_full_and_ranged_downloads_through_the_real_server(server: Server) -> No
 
 def test_a_download_racing_a_delete_is_whole_or_404(server: Server) -> None:
     message_id = new_message(server)
-    body = samples.sample("mp4", size=24 * 1024 * 1024)
+    body = samples.sample("zip", size=24 * 1024 * 1024)  # a document: served as it came
     r = httpx.post(
         f"{server.base}/api/v1/media/upload",
         data={"message_id": message_id},
-        files={"file": ("clip.mp4", body)},
+        files={"file": ("photos.zip", body)},
         headers=bearer("alice"),
         timeout=60,
     )

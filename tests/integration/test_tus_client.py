@@ -27,17 +27,17 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def test_tuspy_uploads_a_file_that_becomes_an_attachment(server: Server) -> None:
-    data = sample("mp4", 300_000)
+    data = sample("zip", 300_000)  # a document: stored as sent
     client = TusClient(f"{server.base}/api/v1/media/uploads", headers=bearer("alice"))
     uploader = client.uploader(
-        file_stream=io.BytesIO(data), chunk_size=64 * 1024, metadata={"filename": "clip.mp4"}
+        file_stream=io.BytesIO(data), chunk_size=64 * 1024, metadata={"filename": "photos.zip"}
     )
     uploader.upload()
 
     head = httpx.head(uploader.url, headers={**bearer("alice"), "Tus-Resumable": "1.0.0"})
     assert head.headers["upload-offset"] == str(len(data))
     attachment_id = head.headers["upload-attachment-id"]
-    served = httpx.get(f"{server.base}/api/v1/media/files/{attachment_id}.mp4", headers=bearer("alice"))
+    served = httpx.get(f"{server.base}/api/v1/media/files/{attachment_id}.zip", headers=bearer("alice"))
     assert served.status_code == 200
     assert hashlib.sha256(served.content).hexdigest() == hashlib.sha256(data).hexdigest()
 

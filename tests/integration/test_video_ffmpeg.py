@@ -4,10 +4,13 @@ are shell scripts, so these tests run whether or not ffmpeg is installed."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
+import tempfile
 import threading
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from adapters.files.local import LocalFileStore
 from adapters.media_workers import MediaWorkers
 from adapters.memory import InMemoryFileStore
 from adapters.video_ffmpeg import FfmpegVideoProcessor
@@ -26,7 +30,10 @@ from tests.integration.http_fixtures import SECRET, bearer
 from tests.integration.server_process import running_server, wait_until
 
 MP4 = Admission(extension="mp4", kind=MediaKind.VIDEO, content_type="video/mp4")
-PROBED = '{"streams": [{"width": 64, "height": 48}], "format": {"duration": "2.000000"}}'
+PROBED = (
+    '{"streams": [{"index": 0, "codec_type": "video", "width": 64, "height": 48}],'
+    ' "format": {"duration": "2.000000"}}'
+)
 
 
 def script(folder: Path, name: str, body: str) -> str:
@@ -41,6 +48,15 @@ def hanging(folder: Path, name: str) -> str:
     return script(folder, name, f'echo $$ > "{folder / name}.pid"\nexec sleep 60')
 
 
+def poster_hangs(folder: Path) -> str:
+    """An ffmpeg whose poster (asked with -ss) hangs like `hanging`, and whose remux fails at once."""
+    return script(
+        folder,
+        "ffmpeg",
+        f'case " $* " in *" -ss "*) echo $$ > "{folder}/ffmpeg.pid"; exec sleep 60;; esac; exit 1',
+    )
+
+
 def gone(pid_file: Path) -> bool:
     try:
         os.kill(int(pid_file.read_text()), 0)
@@ -51,9 +67,9 @@ def gone(pid_file: Path) -> bool:
 
 async def run(processor: FfmpegVideoProcessor, data: bytes = b"") -> ProcessedMedia:
     store = InMemoryFileStore()  # no local path: the processor copies the bytes to a private file
-    async with store.stage() as staged:
+    async with AsyncExitStack() as session, store.stage() as staged:
         await staged.write(data or samples.sample("mp4"))
-        return await processor.process(staged, MP4)
+        return await processor.process(staged, MP4, lambda: session.enter_async_context(store.stage()))
 
 
 async def test_an_ffmpeg_that_hangs_is_killed_at_the_time_limit(tmp_path: Path) -> None:
@@ -68,7 +84,8 @@ async def test_an_ffmpeg_that_hangs_is_killed_at_the_time_limit(tmp_path: Path) 
     result = await run(processor)
     assert time.monotonic() - started < 5
     assert result.thumbnail is None
-    assert result.note == "ffmpeg did not finish within 0.5 s: no poster"
+    assert result.note == "ffmpeg did not finish within 0.5 s: kept as it came, no poster"
+    assert (result.scrubbed, result.restaged) == (False, None)
     assert (result.width, result.height, result.duration_s) == (64, 48, 2.0)  # what ffprobe said stays
     assert gone(tmp_path / "ffmpeg.pid")
 
@@ -128,12 +145,15 @@ async def test_what_ffprobe_cannot_read_gets_no_poster_and_says_why(
 
 
 async def test_a_frame_over_the_pixel_budget_gets_no_poster_and_its_ffmpeg_is_stopped(tmp_path: Path) -> None:
-    huge = '{"streams": [{"width": 100000, "height": 100000}], "format": {"duration": "1"}}'
+    huge = (
+        '{"streams": [{"index": 0, "codec_type": "video", "width": 100000, "height": 100000}],'
+        ' "format": {"duration": "1"}}'
+    )
     processor = FfmpegVideoProcessor(
         MediaPolicy(),
         MediaWorkers(1),
         ffprobe=script(tmp_path, "ffprobe", f"sleep 0.5; echo '{huge}'"),
-        ffmpeg=hanging(tmp_path, "ffmpeg"),
+        ffmpeg=poster_hangs(tmp_path),
     )
     started = time.monotonic()
     result = await run(processor)
@@ -174,7 +194,10 @@ async def test_the_poster_is_taken_one_second_in_or_a_third_into_a_shorter_video
     a shorter one's is stopped once ffprobe tells the duration, and taken a third of the way in."""
     frame = tmp_path / "frame.png"
     Image.new("RGB", (64, 48), "teal").save(frame)
-    probed = f'{{"streams": [{{"width": 64, "height": 48}}], "format": {{"duration": "{duration}"}}}}'
+    probed = (
+        f'{{"streams": [{{"index": 0, "codec_type": "video", "width": 64, "height": 48}}],'
+        f' "format": {{"duration": "{duration}"}}}}'
+    )
     runs = tmp_path / "ffmpeg-runs"
     processor = FfmpegVideoProcessor(
         MediaPolicy(),
@@ -184,6 +207,8 @@ async def test_the_poster_is_taken_one_second_in_or_a_third_into_a_shorter_video
         ffmpeg=script(
             tmp_path,
             "ffmpeg",
+            # The remux (no -ss) writes an empty file at its output, the last argument.
+            f'case " $* " in *" -ss "*) ;; *) for a; do out="$a"; done; : > "$out"; exit 0;; esac\n'
             f'while [ "$1" != "-ss" ]; do shift; done; echo "$2" >> "{runs}"; sleep 0.5; cat "{frame}"',
         ),
     )
@@ -252,7 +277,7 @@ async def test_without_ffmpeg_videos_are_kept_as_they_came(
     assert not processor.available
     result = await run(processor)
     assert result == ProcessedMedia(
-        note="ffmpeg is not installed: the video gets no poster, size or duration"
+        scrubbed=False, note="ffmpeg is not installed: the video is kept as it came, without size or poster"
     )
 
 
@@ -312,3 +337,47 @@ def test_the_service_answers_others_while_ffmpeg_hangs(tmp_path: Path) -> None:
         assert "thumbnail_url" not in attachment
         assert (attachment["width"], attachment["height"], attachment["duration_s"]) == (64, 48, 2.0)
         assert gone(tools / "ffmpeg.pid")
+
+
+async def test_the_disk_store_takes_what_a_child_wrote_at_its_staged_path(tmp_path: Path) -> None:
+    """The remux's in-place path: ffmpeg writes the staged file itself, which keeps its lock and
+    is published with the bytes written there (and their sha256), not what was written before."""
+    store = LocalFileStore(tmp_path / "store")
+    written = os.urandom(3 * 1024 * 1024 + 17)
+    async with store.stage() as staged:
+        await staged.write(b"what was there before, longer than nothing")
+        path = store.local_path(staged)
+        assert path is not None
+        with open(path, "wb") as child:  # as ffmpeg -y opens its output: truncated, same inode
+            child.write(written)
+        assert await store.adopt_written(staged) == hashlib.sha256(written).hexdigest()
+        assert staged.size == len(written)
+        assert await store.recover() == 0  # still held: no other process's recovery takes it
+        await staged.publish("0b7e3f8c-1d2a-4c5b-9e6f-7a8b9c0d1e2f.mp4")
+    assert (tmp_path / "store" / "0b7e3f8c-1d2a-4c5b-9e6f-7a8b9c0d1e2f.mp4").read_bytes() == written
+    assert await store.adopt_written(object()) is None  # a stranger's file: the caller fills its own
+
+
+@pytest.mark.skipif(photos.FFMPEG is None, reason=photos.NO_FFMPEG)
+async def test_real_ffmpeg_remuxes_in_place_on_the_disk_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # where a private copy would go
+    store = LocalFileStore(tmp_path / "store")
+    clip = photos.phone_video(tmp_path, "mp4")
+    processor = FfmpegVideoProcessor(
+        MediaPolicy(), MediaWorkers(1), local_path=store.local_path, adopt_written=store.adopt_written
+    )
+    async with AsyncExitStack() as session, store.stage() as staged:
+        await staged.write(clip)
+        result = await processor.process(staged, MP4, lambda: session.enter_async_context(store.stage()))
+        assert result.restaged is not None
+        remuxed = b"".join([c async for c in result.restaged.file.read(0, result.restaged.size, 1 << 20)])
+    assert result.scrubbed is True
+    assert result.restaged.sha256 == hashlib.sha256(remuxed).hexdigest()
+    assert photos.top_boxes(remuxed).index(b"moov") < photos.top_boxes(remuxed).index(b"mdat")
+    for leak in photos.PHONE_LEAKS:
+        assert leak not in remuxed
+    assert not list(private.iterdir())  # no private copy made, of the source or of the remux

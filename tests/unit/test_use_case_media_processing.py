@@ -14,7 +14,7 @@ from PIL import Image
 from application.delete_media import DeleteMedia
 from application.messages import DeleteMessage
 from application.ports.files import MediaSource
-from application.ports.media import ProcessedMedia
+from application.ports.media import ProcessedMedia, Restaged, Stage
 from domain.attachment import MediaKind, is_stored_name, thumbnail_name
 from domain.errors import ImageTooLarge, NotFound, StorageUnavailable
 from domain.policy import Admission
@@ -138,7 +138,7 @@ class Recording:
         self.result = result
         self.seen: list[tuple[bytes, Admission]] = []
 
-    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia:
+    async def process(self, source: MediaSource, admission: Admission, stage: Stage) -> ProcessedMedia:
         chunks: AsyncIterator[bytes] = source.read(0, source.size, 7)
         self.seen.append((b"".join([c async for c in chunks]), admission))
         return self.result
@@ -161,3 +161,33 @@ async def test_each_kind_goes_to_its_own_processor_and_the_rest_is_stored_as_it_
     assert shown.thumbnail_sha256 == hashlib.sha256(b"poster").hexdigest()
     assert world.files.files[text.filename][0] == notes
     assert text.stored_names == (text.filename,)
+
+
+class Remuxing:
+    """A processor that writes its output into a file the upload stages for it, as the video
+    remux does, and says it scrubbed the file."""
+
+    def __init__(self, output: bytes) -> None:
+        self.output = output
+
+    async def process(self, source: MediaSource, admission: Admission, stage: Stage) -> ProcessedMedia:
+        staged = await stage()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield self.output
+
+        sha256 = await staged.fill(chunks())
+        return ProcessedMedia(restaged=Restaged(staged, staged.size, sha256), scrubbed=True)
+
+
+async def test_a_restaged_output_is_what_is_stored_hashed_and_sized_and_nothing_else_is_left() -> None:
+    world = World(processors={MediaKind.VIDEO: Remuxing(b"the remux, without the tags")})
+    message = await alices_message(world)
+
+    [shown] = await world.attach(message, ("clip.mp4", samples.sample("mp4")))
+
+    assert world.files.files[shown.filename][0] == b"the remux, without the tags"
+    assert (shown.size, shown.sha256) == (27, hashlib.sha256(b"the remux, without the tags").hexdigest())
+    assert shown.scrubbed is True
+    assert set(world.files.files) == {shown.filename}  # the upload's own bytes were not published
+    assert world.files.staged_open == 0

@@ -85,6 +85,7 @@ def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
         duration_s=attachment.duration_s,
         blurhash=attachment.blurhash,
         thumbnail_sha256=attachment.thumbnail_sha256,
+        scrubbed=attachment.scrubbed,
     )
 
 
@@ -105,6 +106,7 @@ def attachment_of(row: AttachmentRow | Row[Any]) -> Attachment:
         duration_s=row.duration_s,
         blurhash=row.blurhash,
         thumbnail_sha256=row.thumbnail_sha256,
+        scrubbed=row.scrubbed,
     )
 
 

@@ -87,6 +87,7 @@ class AttachmentRow(UUIDBase):
     duration_s: Mapped[float | None] = mapped_column(Float)
     blurhash: Mapped[str | None] = mapped_column(String(128))
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
+    scrubbed: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class EventRow(BigIntBase):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from application.ports.files import MediaSource
+from application.ports.files import MediaSource, StagedFile
 from domain.policy import Admission
 
 
@@ -15,12 +16,30 @@ class ContentSniffer(Protocol):
         ...
 
 
+Stage = Callable[[], Awaitable[StagedFile]]
+"""Stages a fresh file in the upload's session (discarded with it unless it is published): where a
+processor writes an output too large to hand back as bytes, such as a remuxed video."""
+
+
+@dataclass(frozen=True, slots=True)
+class Restaged:
+    """A file a processor filled through `Stage`, to store instead of the upload's bytes."""
+
+    file: StagedFile
+    size: int
+    sha256: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessedMedia:
     """What a processor made of an admitted file. Every field may be missing: nothing to change,
     nothing learnt, no thumbnail (then `note` says why, for the log)."""
 
-    content: bytes | None = None  # the bytes to store instead of the upload's; None: keep those
+    # What to store instead of the upload's bytes, when processing rewrote them: a small output
+    # (a re-encoded photo) as bytes, a large one (a remuxed video) as a staged file. None: keep them.
+    content: bytes | None = None
+    restaged: Restaged | None = None
+    scrubbed: bool | None = None  # videos: False when the container was kept as it came (see `note`)
     thumbnail: bytes | None = None  # a WebP of at most THUMBNAIL_MAX_SIDE pixels on its long side
     width: int | None = None
     height: int | None = None
@@ -40,4 +59,6 @@ class MediaProcessor(Protocol):
     truncated image, a video its decoder cannot open in time) is no error: it is kept without a
     thumbnail, and `note` says why."""
 
-    async def process(self, source: MediaSource, admission: Admission) -> ProcessedMedia: ...
+    async def process(self, source: MediaSource, admission: Admission, stage: Stage) -> ProcessedMedia:
+        """`stage` gives a file to write a large output into (see `Restaged`); most never call it."""
+        ...

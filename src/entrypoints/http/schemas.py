@@ -66,6 +66,7 @@ class AttachmentOut(msgspec.Struct, omit_defaults=True):
     duration_s: float | None = None
     thumbnail_url: str | None = None
     blurhash: str | None = None
+    scrubbed: bool | None = None  # videos: false when kept as they came, their metadata in them
     urls_expire_at: datetime | None = None
 
 
@@ -149,6 +150,7 @@ def attachment_out(attachment: Attachment, links: MediaLinks = UNSIGNED) -> Atta
         duration_s=attachment.duration_s,
         thumbnail_url=None if thumbnail is None else links.link(thumbnail),
         blurhash=attachment.blurhash,
+        scrubbed=attachment.scrubbed,
         urls_expire_at=links.expires_at,
     )
 

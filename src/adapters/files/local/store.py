@@ -53,6 +53,14 @@ class LocalFileStore:
             return file.local_path
         return None
 
+    async def adopt_written(self, file: object) -> str | None:
+        """For one of this store's staged files that a child process wrote through `local_path`:
+        takes those bytes as the file's and returns their sha256. None for any other file (the
+        caller then fills a staged file the usual way). Another delivery fact, for ffmpeg."""
+        if isinstance(file, LocalStaged):
+            return await file.adopt_written()
+        return None
+
     @asynccontextmanager
     async def stage(self) -> AsyncIterator[StagedFile]:
         try:
