@@ -55,7 +55,7 @@ PROCESSING_SECONDS = Histogram(
 )
 SWEPT = Counter(f"{PREFIX}_sweep_removed", "What the sweep removed, by what it was", ["what"])
 STORAGE_ERRORS = Counter(
-    f"{PREFIX}_storage_errors", "Database and file store failures answered 503, by which", ["source"]
+    f"{PREFIX}_storage_errors", "Database, file store and scanner failures answered 503, by which", ["source"]
 )
 INTERNAL_ERRORS = Counter(f"{PREFIX}_internal_errors", "Answers 500 (a bug, or an unexpected error)")
 

@@ -1,16 +1,17 @@
-"""Deleting one attachment."""
+"""Deleting one attachment: by its uploader, or by the sweep when a late scan finds malware in it."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from application.access import message_in_conversation, visible_attachment
-from application.events import MediaDeleted
+from application.access import visible_attachment
+from application.events import Logged, MediaDeleted
 from application.ports.broadcaster import Broadcaster
 from application.ports.clock import Clock
 from application.ports.files import FileStore
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from domain.attachment import Attachment
 from domain.errors import Forbidden
 
 
@@ -38,28 +39,49 @@ class DeleteMediaHandler:
             attachment = await visible_attachment(uow, command.user_id, command.media_id)
             if attachment.uploader_id != command.user_id:
                 raise Forbidden("Only the uploader of a file may delete it.")
-            await uow.attachments.delete(attachment.id)
-            message_id = attachment.message_id
-            if message_id is None:
-                await uow.commit()
-                for name in attachment.stored_names:
-                    await self._files.delete(name)
-                return
-            has_media = await uow.attachments.count_for_message(message_id) > 0
-            if not has_media:
-                await uow.messages.set_has_media(message_id, False)
-            _, conversation = await message_in_conversation(uow, message_id, command.user_id)
-            seq = await uow.conversations.advance(conversation.id, self._clock.now())
-            logged = await uow.events.append(
-                MediaDeleted(
-                    conversation_id=conversation.id,
-                    seq=seq,
-                    message_id=message_id,
-                    media_id=attachment.id,
-                    has_media=has_media,
-                )
-            )
+            told = await self._delete_row(uow, attachment)
+        await self._delete_files(attachment, told)
+
+    async def remove(self, attachment_id: uuid.UUID) -> bool:
+        """Deletes the attachment whoever uploaded it, by the same steps (the sweep's removal of a
+        file the scanner found malware in); False when it was already gone."""
+        async with self._uow() as uow:
+            seen = await uow.attachments.seen_by_id("", attachment_id)
+            if seen is None:
+                return False
+            told = await self._delete_row(uow, seen.attachment)
+        await self._delete_files(seen.attachment, told)
+        return True
+
+    async def _delete_row(
+        self, uow: UnitOfWork, attachment: Attachment
+    ) -> tuple[Logged, frozenset[str]] | None:
+        """Deletes the row and commits; the event and whom to tell, when it had a message."""
+        await uow.attachments.delete(attachment.id)
+        message_id = attachment.message_id
+        message = None if message_id is None else await uow.messages.get(message_id)
+        conversation = None if message is None else await uow.conversations.get(message.conversation_id)
+        if message_id is None or conversation is None:
             await uow.commit()
+            return None
+        has_media = await uow.attachments.count_for_message(message_id) > 0
+        if not has_media:
+            await uow.messages.set_has_media(message_id, False)
+        seq = await uow.conversations.advance(conversation.id, self._clock.now())
+        logged = await uow.events.append(
+            MediaDeleted(
+                conversation_id=conversation.id,
+                seq=seq,
+                message_id=message_id,
+                media_id=attachment.id,
+                has_media=has_media,
+            )
+        )
+        await uow.commit()
+        return logged, conversation.member_ids
+
+    async def _delete_files(self, attachment: Attachment, told: tuple[Logged, frozenset[str]] | None) -> None:
         for name in attachment.stored_names:
             await self._files.delete(name)
-        await self._broadcaster.publish(logged, conversation.member_ids)
+        if told is not None:
+            await self._broadcaster.publish(*told)

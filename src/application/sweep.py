@@ -1,15 +1,23 @@
 """Sweeping what nobody will ask for again: drafts never sent, files no row names, and resumable
-uploads past their expiry."""
+uploads past their expiry; and scanning again what was stored while the scanner was down."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.delete_media import DeleteMediaHandler
 from application.ports.clock import Clock
 from application.ports.files import FileStore
 from application.ports.partials import PartialStore
+from application.ports.scanner import Scanner
 from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.attachment import Attachment
+from domain.errors import NotFound, ScannerUnavailable
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 
@@ -19,6 +27,8 @@ class SweepReport:
     drafts: int  # draft rows removed, each with its file
     orphans: int  # files removed that no row named
     uploads: int = 0  # resumable upload sessions removed past their expiry, with their bytes
+    scanned: int = 0  # files stored unscanned that the scanner has now found clean
+    infected: int = 0  # files stored unscanned in which it found malware: removed
 
 
 class SweepHandler:
@@ -29,8 +39,12 @@ class SweepHandler:
       is never removed;
     - a resumable upload past its expiry goes, finished or not: its row first (commit), then its
       bytes; bytes last written more than `upload_ttl` ago go too, since every session they could
-      belong to has expired (what a crash between the two steps left).
-    Both are repeated in batches until nothing is left, so one run clears any backlog."""
+      belong to has expired (what a crash between the two steps left);
+    - with a scanner, a file stored unscanned (the scanner was down, SCAN_FAIL=open) is scanned
+      again: clean, it is marked scanned; infected, it is deleted as its uploader would delete it
+      (`DeleteMediaHandler.remove`: row, files, the members told); while the scanner is still down,
+      they wait for the next sweep.
+    Each is repeated in batches until nothing is left, so one run clears any backlog."""
 
     def __init__(
         self,
@@ -42,7 +56,12 @@ class SweepHandler:
         orphan_grace: timedelta,
         partials: PartialStore,
         upload_ttl: timedelta,
+        scanner: Scanner | None = None,
+        removal: DeleteMediaHandler | None = None,
     ) -> None:
+        """`removal` deletes what the `scanner` finds infected; both or neither."""
+        if (scanner is None) != (removal is None):
+            raise ValueError("a sweep that scans needs a removal, and one that removes a scanner")
         self._uow = uow
         self._files = files
         self._clock = clock
@@ -50,10 +69,14 @@ class SweepHandler:
         self._orphan_grace = orphan_grace
         self._partials = partials
         self._upload_ttl = upload_ttl
+        self._scanner = scanner
+        self._removal = removal
 
     async def __call__(self) -> SweepReport:
+        drafts, orphans, uploads = await self._drafts(), await self._orphans(), await self._uploads()
+        scanned, infected = await self._unscanned()
         return SweepReport(
-            drafts=await self._drafts(), orphans=await self._orphans(), uploads=await self._uploads()
+            drafts=drafts, orphans=orphans, uploads=uploads, scanned=scanned, infected=infected
         )
 
     async def _drafts(self) -> int:
@@ -110,3 +133,40 @@ class SweepHandler:
             if len(stale) < BATCH:
                 break
         return removed
+
+    async def _unscanned(self) -> tuple[int, int]:
+        """(found clean, found infected and removed), until none is left or the scanner is down."""
+        if self._scanner is None or self._removal is None:
+            return 0, 0
+        clean = infected = 0
+        after: uuid.UUID | None = None
+        while True:
+            async with self._uow() as uow:
+                batch = await uow.attachments.unscanned(BATCH, after=after)
+            for attachment in batch:
+                try:
+                    signature = await self._scan(attachment)
+                except ScannerUnavailable as exc:
+                    log.warning("unscanned files wait for the next sweep: %s", exc)
+                    return clean, infected
+                if signature is None:
+                    async with self._uow() as uow:
+                        await uow.attachments.mark_scanned(attachment.id)
+                        await uow.commit()
+                    clean += 1
+                else:
+                    log.warning("removing %s: the malware scanner found %s in it", attachment.id, signature)
+                    infected += await self._removal.remove(attachment.id)
+            if len(batch) < BATCH:
+                return clean, infected
+            after = batch[-1].id
+
+    async def _scan(self, attachment: Attachment) -> str | None:
+        """The signature found in the attachment's file; None when it is clean, or gone (nothing
+        of it can be served then)."""
+        assert self._scanner is not None
+        try:
+            async with self._files.open(attachment.filename) as opened:
+                return (await self._scanner.scan(opened)).signature
+        except NotFound:
+            return None

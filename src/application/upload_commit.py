@@ -101,4 +101,5 @@ def _attachment(item: StagedUpload, uploader_id: str, message: Message | None, n
         blurhash=item.processed.blurhash,
         thumbnail_sha256=item.thumbnail_sha256,
         scrubbed=item.processed.scrubbed,
+        unscanned=item.unscanned,
     )

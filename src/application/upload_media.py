@@ -20,6 +20,7 @@ from application.ports.clock import Clock
 from application.ports.files import FileStore, StagedFile
 from application.ports.media import MediaProcessor, ProcessedMedia
 from application.ports.unit_of_work import UnitOfWorkFactory
+from application.scanning import Scanning, scan_upload
 from application.upload_commit import attachable, commit_upload
 from domain.attachment import Attachment, MediaKind
 from domain.conversation import Message
@@ -40,6 +41,7 @@ class StagedUpload:
     processed: ProcessedMedia = field(default_factory=ProcessedMedia)
     thumbnail: StagedFile | None = None
     thumbnail_sha256: str | None = None
+    unscanned: bool = False  # the scanner did not answer and scanning fails open
 
 
 class UploadMedia:
@@ -54,8 +56,11 @@ class UploadMedia:
     - each file is processed by its kind's processor once all have arrived (metadata removed,
       orientation applied, a thumbnail made); what is stored, hashed and served is its result, and
       a file over the pixel or frame budget is refused like one over the size cap;
+    - with `scanning`, each file's processed bytes are scanned before any is published
+      (`application.scanning`): malware refuses the upload (422), a scanner down 503 or, failing
+      open, the files stored marked unscanned;
     - all or nothing: one refused file keeps none of them;
-    - order: stage, process, publish under a fresh UUID name (fsync, rename) with its thumbnail
+    - order: stage, process, scan, publish under a fresh UUID name (fsync, rename) with its thumbnail
       beside it, commit the rows, then tell the members; a failure before the commit removes every
       published file, thumbnails included (`upload_commit`).
     """
@@ -71,6 +76,7 @@ class UploadMedia:
         processors: Mapping[MediaKind, MediaProcessor] | None = None,
         *,
         stored: Callable[[Sequence[Attachment]], None] | None = None,
+        scanning: Scanning | None = None,
     ) -> None:
         """`stored` is told what each committed upload stored (the service counts it)."""
         self.uow = uow
@@ -81,6 +87,7 @@ class UploadMedia:
         self.clock = clock
         self.processors = processors or {}
         self.stored = stored
+        self.scanning = scanning
 
     async def begin(self, uploader_id: str, message_id: uuid.UUID | None = None) -> Upload:
         """A session for the uploader's files; a message the uploader may not attach to is refused
@@ -133,6 +140,8 @@ class Upload:
         try:
             for item in self._files:
                 await self._process(item)
+            if self._use_case.scanning is not None:
+                await scan_upload(self._use_case.scanning, self._files)
             attachments = await commit_upload(self._use_case, self.uploader_id, self.message, self._files)
         finally:
             await self.abort()  # the published files are no longer staged: only leftovers go

@@ -40,6 +40,8 @@ class Attachment:
     # Videos: True when the stored file is the remux without the source's tags (a phone's location
     # among them); False when it was kept as it came (the log says why). None for other kinds.
     scrubbed: bool | None = None
+    # Stored while the malware scanner did not answer (SCAN_FAIL=open): the sweep scans it again.
+    unscanned: bool = False
 
     @property
     def is_draft(self) -> bool:

@@ -48,3 +48,19 @@ class QuotaExceeded(MediaError):
 
 class StorageUnavailable(MediaError):
     """The file store or the database did not answer; retrying later may work."""
+
+
+class ScannerUnavailable(StorageUnavailable):
+    """The malware scanner did not answer, refused the file or took too long: with scanning failing
+    closed the upload is refused (503), and retrying later may work."""
+
+
+class Infected(MediaError):
+    """The malware scanner found a signature in a file; nothing of the upload is kept."""
+
+    def __init__(self, original_name: str, signature: str) -> None:
+        super().__init__(
+            f"'{original_name}' was refused: the malware scanner found {signature} in it. "
+            "Nothing of the upload was kept."
+        )
+        self.signature = signature

@@ -53,6 +53,7 @@ from entrypoints.http.signed_urls import MediaUrlSigner
 from entrypoints.http.tus import TusController
 from entrypoints.http.web import is_built, web_client_routers
 from entrypoints.logs import configure_logging
+from entrypoints.scanning import scanning_for
 from entrypoints.server import die_with_parent
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import given_storage, storage_for
@@ -119,6 +120,7 @@ def create_app(
         draft_ttl=timedelta(seconds=settings.draft_ttl),
         orphan_grace=timedelta(seconds=settings.orphan_grace),
         resumable_ttl=timedelta(seconds=settings.resumable_ttl),
+        scanning=scanning_for(settings.scan),
     )
     hub = SocketHub(verifier=verifier, queries=use_cases.queries)
     downloads = Downloads(

@@ -48,7 +48,8 @@ async def sweep_every(
 
 
 async def sweep_once(settings: Settings) -> SweepReport:
-    """One sweep over the configured database and store, for `chat-media sweep`."""
+    """One sweep over the configured database and store, for `chat-media sweep`. Files stored
+    unscanned are the service's sweep's to scan again: it can tell the members of what it removes."""
     engine = create_engine(settings.database_url)
     clock = SystemClock()
     storage = storage_for(settings, clock)
@@ -73,6 +74,14 @@ def _log_report(report: SweepReport) -> None:
     SWEPT.labels("draft").inc(report.drafts)
     SWEPT.labels("orphan_file").inc(report.orphans)
     SWEPT.labels("resumable_upload").inc(report.uploads)
+    SWEPT.labels("infected").inc(report.infected)
+    if report.scanned or report.infected:
+        log.info(
+            "scanned %d file(s) stored unscanned: %d clean, %d infected and removed",
+            report.scanned + report.infected,
+            report.scanned,
+            report.infected,
+        )
     if report.drafts or report.orphans or report.uploads:
         log.info(
             "swept %d stale draft(s), %d orphan file(s) and %d expired resumable upload(s)",

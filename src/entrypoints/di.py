@@ -23,6 +23,7 @@ from application.ports.partials import PartialStore
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
+from application.scanning import Scanning
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.sweep import SweepHandler
 from application.upload_media import UploadMedia
@@ -60,12 +61,23 @@ def build_use_cases(
     orphan_grace: timedelta = timedelta(hours=1),
     resumable_ttl: timedelta = timedelta(days=1),
     access: AttachmentAccess | None = None,
+    scanning: Scanning | None = None,
 ) -> UseCases:
-    """`access` answers the downloads' access checks; by default a unit of work of their own."""
+    """`access` answers the downloads' access checks; by default a unit of work of their own.
+    `scanning`: every upload is scanned for malware, and the sweep scans what an outage let in."""
     access = access if access is not None else UnitOfWorkAccess(uow)
     upload_media = UploadMedia(
-        uow, files, Intake(policy, sniffer), broadcaster, policy, clock, processors, stored=count_stored
+        uow,
+        files,
+        Intake(policy, sniffer),
+        broadcaster,
+        policy,
+        clock,
+        processors,
+        stored=count_stored,
+        scanning=scanning,
     )
+    delete_media = DeleteMediaHandler(uow, files, broadcaster, clock)
     return UseCases(
         start_conversation=StartConversationHandler(uow, clock),
         add_members=AddMembersHandler(uow),
@@ -75,7 +87,7 @@ def build_use_cases(
         upload_media=upload_media,
         serve_media=ServeMediaHandler(access, files),
         serve_thumbnail=ServeThumbnailHandler(access, files),
-        delete_media=DeleteMediaHandler(uow, files, broadcaster, clock),
+        delete_media=delete_media,
         queries=ChatQueries(uow),
         sweep=SweepHandler(
             uow,
@@ -85,6 +97,8 @@ def build_use_cases(
             orphan_grace=orphan_grace,
             partials=partials,
             upload_ttl=resumable_ttl,
+            scanner=None if scanning is None else scanning.scanner,
+            removal=None if scanning is None else delete_media,
         ),
         resumable_uploads=ResumableUploads(uow, partials, upload_media, policy, clock, ttl=resumable_ttl),
     )

@@ -25,10 +25,12 @@ from domain.policy import (
     MediaPolicy,
 )
 from entrypoints.settings_values import (
+    ScanSettings,
     SettingsError,
     accel_redirect_prefix,
     checked_media_url_secret,
     origins,
+    scan_settings,
 )
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/chat-media.db"
@@ -76,6 +78,7 @@ class Settings:
     upload_rate: int = 60  # uploads per user per minute (429 past it); 0: no limit
     resumable_ttl: float = 86_400.0  # seconds a resumable upload may take, from its creation
     s3: S3Settings | None = None  # set: files live in S3 (STORAGE=s3), else under upload_dir
+    scan: ScanSettings | None = None  # set: every file is scanned for malware (SCAN=clamav)
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     media_workers: int | None = None  # files processed at once; None: one fewer than the cores
     media_timeout: float = 20.0  # seconds ffprobe and ffmpeg get for one video
@@ -193,8 +196,17 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not '{redis_url}'.")
     s3 = _s3_settings(text, number)
+    scan = scan_settings(
+        text("SCAN"),
+        socket_path=text("CLAMD_SOCKET"),
+        host=text("CLAMD_HOST"),
+        port=number("CLAMD_PORT", 3310, 1),
+        fail=text("SCAN_FAIL"),
+        timeout=number("CLAMD_TIMEOUT", 30, 1),
+    )
     return Settings(
         s3=s3,
+        scan=scan,
         accel_redirect_prefix=accel_redirect_prefix(text("ACCEL_REDIRECT_PREFIX"), on_s3=s3 is not None),
         environment=environment,
         host=text("HOST", "127.0.0.1") or "127.0.0.1",

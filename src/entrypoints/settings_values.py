@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 DEV_SECRET_FILE = Path("data/.dev-jwt-secret")
@@ -68,6 +69,54 @@ def accel_redirect_prefix(prefix: str | None, *, on_s3: bool) -> str | None:
             "With STORAGE=s3, S3_PRESIGNED_DOWNLOADS=true hands downloads to S3 instead."
         )
     return prefix
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanSettings:
+    """SCAN=clamav: where clamd listens, how long each step may take, and what an upload does when
+    it does not answer."""
+
+    socket_path: Path | None = None  # CLAMD_SOCKET; else host and port
+    host: str | None = None
+    port: int = 3310
+    timeout: float = 30.0  # seconds for each step of a scan (CLAMD_TIMEOUT)
+    fail_open: bool = False  # SCAN_FAIL=open: stored unscanned; closed (the default): refused, 503
+
+
+def scan_settings(
+    scan: str | None,
+    *,
+    socket_path: str | None,
+    host: str | None,
+    port: int,
+    fail: str | None,
+    timeout: int,
+) -> ScanSettings | None:
+    """SCAN (off | clamav), CLAMD_SOCKET or CLAMD_HOST and CLAMD_PORT, SCAN_FAIL (closed | open)."""
+    scan = (scan or "off").lower()
+    if scan not in ("off", "clamav"):
+        raise SettingsError(f"SCAN must be 'off' or 'clamav', not '{scan}'.")
+    fail = (fail or "closed").lower()
+    if fail not in ("closed", "open"):
+        raise SettingsError(f"SCAN_FAIL must be 'closed' or 'open', not '{fail}'.")
+    if scan == "off":
+        if socket_path is not None or host is not None:
+            raise SettingsError("CLAMD_SOCKET and CLAMD_HOST need SCAN=clamav.")
+        return None
+    if (socket_path is None) == (host is None):
+        raise SettingsError(
+            "SCAN=clamav needs where clamd listens: CLAMD_SOCKET (its LocalSocket) or CLAMD_HOST "
+            "(and CLAMD_PORT, 3310 by default), one of them."
+        )
+    if port > 65_535:
+        raise SettingsError(f"CLAMD_PORT must be at most 65535, not {port}.")
+    return ScanSettings(
+        socket_path=None if socket_path is None else Path(socket_path),
+        host=host,
+        port=port,
+        timeout=float(timeout),
+        fail_open=fail == "open",
+    )
 
 
 def development_secret(path: Path = DEV_SECRET_FILE) -> tuple[str, bool]:

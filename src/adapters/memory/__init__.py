@@ -8,11 +8,13 @@ but no I/O, so a test needs no database, disk or network.
 from adapters.memory.broadcaster import RecordingBroadcaster
 from adapters.memory.files import InMemoryFileStore
 from adapters.memory.partials import InMemoryPartialStore
+from adapters.memory.scanner import InMemoryScanner
 from adapters.memory.unit_of_work import InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 
 __all__ = [
     "InMemoryFileStore",
     "InMemoryPartialStore",
+    "InMemoryScanner",
     "InMemoryUnitOfWork",
     "InMemoryUnitOfWorkFactory",
     "RecordingBroadcaster",

@@ -142,6 +142,14 @@ class InMemoryAttachmentRepository:
         wanted = set(filenames)
         return frozenset(n for a in self._db.attachments.values() for n in a.stored_names if n in wanted)
 
+    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
+        found = sorted((a for a in self._db.attachments.values() if a.unscanned), key=lambda a: a.id)
+        return [a for a in found if after is None or a.id > after][:limit]
+
+    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
+        if (attachment := self._db.attachments.get(attachment_id)) is not None:
+            self._db.attachments[attachment_id] = replace(attachment, unscanned=False)
+
 
 class InMemoryUploadSessionRepository:
     def __init__(self, db: MemoryDatabase) -> None:

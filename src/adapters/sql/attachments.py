@@ -113,3 +113,18 @@ class SqlAttachmentRepository:
             )
             names.update(owners[owner] for owner in with_thumbnails)
         return frozenset(names)
+
+    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
+        query = select(AttachmentRow).where(AttachmentRow.unscanned)
+        if after is not None:
+            query = query.where(AttachmentRow.id > after)
+        rows = await self._session.scalars(query.order_by(AttachmentRow.id).limit(limit))
+        return [attachment_of(row) for row in rows]
+
+    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
+        await self._session.execute(
+            update(AttachmentRow)
+            .where(AttachmentRow.id == attachment_id)
+            .values(unscanned=False)
+            .execution_options(synchronize_session=False)
+        )

@@ -86,6 +86,7 @@ def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
         blurhash=attachment.blurhash,
         thumbnail_sha256=attachment.thumbnail_sha256,
         scrubbed=attachment.scrubbed,
+        unscanned=attachment.unscanned,
     )
 
 
@@ -107,6 +108,7 @@ def attachment_of(row: AttachmentRow | Row[Any]) -> Attachment:
         blurhash=row.blurhash,
         thumbnail_sha256=row.thumbnail_sha256,
         scrubbed=row.scrubbed,
+        unscanned=bool(row.unscanned),
     )
 
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -68,7 +70,16 @@ class AttachmentRow(UUIDBase):
     """The seed's `media_attachments` table."""
 
     __tablename__ = "media_attachments"
-    __table_args__ = (Index("ix_media_attachments_message_id_position", "message_id", "position"),)
+    __table_args__ = (
+        Index("ix_media_attachments_message_id_position", "message_id", "position"),
+        # Only the few unscanned rows are indexed: what the sweep looks for.
+        Index(
+            "ix_media_attachments_unscanned",
+            "id",
+            sqlite_where=text("unscanned"),
+            postgresql_where=text("unscanned"),
+        ),
+    )
 
     # NULL: a draft, its uploader's alone until a message names it.
     message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
@@ -88,6 +99,8 @@ class AttachmentRow(UUIDBase):
     blurhash: Mapped[str | None] = mapped_column(String(128))
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
     scrubbed: Mapped[bool | None] = mapped_column(Boolean)
+    # True: stored while the malware scanner did not answer (SCAN_FAIL=open), to be scanned again.
+    unscanned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EventRow(BigIntBase):

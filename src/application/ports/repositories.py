@@ -102,6 +102,15 @@ class AttachmentRepository(Protocol):
         """Which of these names a row names: as its file, or as its thumbnail when it has one."""
         ...
 
+    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
+        """At most `limit` attachments stored while the scanner did not answer, in id order, after
+        `after` when given (the sweep pages through them)."""
+        ...
+
+    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
+        """Records that the scanner found the file clean; a missing row is not an error."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttachmentSeen:

@@ -17,11 +17,13 @@ from domain.errors import (
     Conflict,
     FileTooLarge,
     Forbidden,
+    Infected,
     InvalidInput,
     MalformedUpload,
     MediaError,
     NotFound,
     QuotaExceeded,
+    ScannerUnavailable,
     StorageUnavailable,
     UnsupportedMediaType,
     UploadAborted,
@@ -40,7 +42,8 @@ STATUS_OF: dict[type[MediaError], int] = {
     QuotaExceeded: 413,
     UnsupportedMediaType: 415,
     InvalidInput: 422,
-    StorageUnavailable: 503,
+    Infected: 422,
+    StorageUnavailable: 503,  # ScannerUnavailable among them
 }
 
 
@@ -49,6 +52,7 @@ REFUSAL_REASON: dict[type[MediaError], str] = {
     UnsupportedMediaType: "type",
     FileTooLarge: "size",
     QuotaExceeded: "quota",
+    Infected: "scan",
 }
 
 
@@ -88,7 +92,10 @@ DATABASE_MODULES = frozenset({"sqlalchemy", "advanced_alchemy", "asyncpg", "sqli
 
 
 def _storage_source(exc: StorageUnavailable) -> str:
-    """ "database" when a database driver's error is under it, else "store" (disk, S3, Redis)."""
+    """ "scanner" for the malware scanner, "database" when a database driver's error is under it,
+    else "store" (disk, S3, Redis)."""
+    if isinstance(exc, ScannerUnavailable):
+        return "scanner"
     cause: BaseException | None = exc.__cause__
     while cause is not None:
         if type(cause).__module__.split(".")[0] in (

@@ -68,6 +68,9 @@ class AttachmentOut(msgspec.Struct, omit_defaults=True):
     blurhash: str | None = None
     scrubbed: bool | None = None  # videos: false when kept as they came, their metadata in them
     urls_expire_at: datetime | None = None
+    # false only on a file stored while the malware scanner did not answer (SCAN_FAIL=open), until
+    # the sweep has scanned it; left out otherwise.
+    scanned: bool = True
 
 
 class SignedUrlsOut(msgspec.Struct, omit_defaults=True):
@@ -152,6 +155,7 @@ def attachment_out(attachment: Attachment, links: MediaLinks = UNSIGNED) -> Atta
         blurhash=attachment.blurhash,
         scrubbed=attachment.scrubbed,
         urls_expire_at=links.expires_at,
+        scanned=not attachment.unscanned,
     )
 
 
