@@ -601,3 +601,32 @@ _BUILDERS: dict[str, Callable[[int], bytes]] = {
     "mkv": lambda room: _matroska(b"matroska", b"V_MJPEG", room),
     "webm": lambda room: _matroska(b"webm", b"V_VP9", room),
 }
+
+
+# The EICAR test file: harmless, and what every scanner reports as a virus by agreement. The tests'
+# clamd knows it from a signature the tests write themselves (tests/clamd.py).
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def eicar_txt() -> bytes:
+    return b"Nothing to see here.\n" + EICAR + b"\n"
+
+
+def eicar_zip(*, deflated: bool = False) -> bytes:
+    """A .zip whose one member is the EICAR file, stored as is or deflated (the scanner unpacks)."""
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        info = zipfile.ZipInfo("eicar.com", date_time=(2024, 1, 1, 0, 0, 0))
+        info.create_system = 3
+        info.external_attr = 0o644 << 16
+        info.compress_type = method
+        archive.writestr(info, EICAR)
+    return buffer.getvalue()
+
+
+def eicar_pdf() -> bytes:
+    """A valid PDF (the sample's) with the EICAR string on a comment line after its trailer."""
+    pdf = _pdf(0)
+    at = pdf.rindex(b"startxref")
+    return pdf[:at] + b"%" + EICAR + b"\n" + pdf[at:]

@@ -41,6 +41,7 @@ from application.messages import DeleteMessageHandler, PostMessage, PostMessageH
 from application.ports.media import MediaProcessor
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
+from application.scanning import Scanning
 from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
 from application.sweep import SweepHandler
 from application.upload_media import UploadMedia
@@ -161,6 +162,8 @@ class World:
     # `with_processing()` adds Pillow for images (pure CPU, no disk: fine here); video goes through
     # ffmpeg, a child process, in tests/integration.
     processors: dict[MediaKind, MediaProcessor] = field(default_factory=dict)
+    # None by default: no malware scan. `InMemoryScanner` flags a byte pattern and can go down.
+    scanning: Scanning | None = None
 
     @classmethod
     def with_processing(cls, policy: MediaPolicy | None = None) -> World:
@@ -183,6 +186,7 @@ class World:
             self.policy,
             self.clock,
             self.processors,
+            scanning=self.scanning,
         )
         self.serve = ServeMediaHandler(UnitOfWorkAccess(self.uow), self.files)
         self.serve_thumbnail = ServeThumbnailHandler(UnitOfWorkAccess(self.uow), self.files)
@@ -196,6 +200,8 @@ class World:
             orphan_grace=ORPHAN_GRACE,
             partials=self.partials,
             upload_ttl=RESUMABLE_TTL,
+            scanner=None if self.scanning is None else self.scanning.scanner,
+            removal=None if self.scanning is None else self.delete_media,
         )
         self.resumable = ResumableUploads(
             self.uow, self.partials, self.uploads, self.policy, self.clock, ttl=RESUMABLE_TTL

@@ -288,3 +288,50 @@ def test_the_web_client_is_the_checkouts_build_unless_web_dir_says_otherwise() -
     assert load_settings({}, env_file=None).web_dir == checkout / "web" / "dist"
     assert load_settings({"WEB_DIR": "/srv/chat-web"}, env_file=None).web_dir == Path("/srv/chat-web")
     assert load_settings({"WEB_DIR": "  "}, env_file=None).web_dir == checkout / "web" / "dist"
+
+
+def test_scanning_is_off_by_default_and_fails_closed_once_on() -> None:
+    assert load_settings({}, env_file=None).scan is None
+    scan = load_settings({"SCAN": "clamav", "CLAMD_SOCKET": "/run/clamav/clamd.ctl"}, env_file=None).scan
+    assert scan is not None
+    assert (scan.socket_path, scan.host, scan.fail_open, scan.timeout) == (
+        Path("/run/clamav/clamd.ctl"),
+        None,
+        False,
+        30.0,
+    )
+    tcp = load_settings(
+        {
+            "SCAN": "clamav",
+            "CLAMD_HOST": "clamd",
+            "CLAMD_PORT": "3311",
+            "SCAN_FAIL": "open",
+            "CLAMD_TIMEOUT": "5",
+        },
+        env_file=None,
+    ).scan
+    assert tcp is not None
+    assert (tcp.socket_path, tcp.host, tcp.port, tcp.fail_open, tcp.timeout) == (
+        None,
+        "clamd",
+        3311,
+        True,
+        5.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"SCAN": "yes"}, "SCAN must be"),
+        ({"SCAN": "clamav"}, "CLAMD_SOCKET"),
+        ({"SCAN": "clamav", "CLAMD_SOCKET": "/s", "CLAMD_HOST": "h"}, "one of them"),
+        ({"CLAMD_SOCKET": "/s"}, "need SCAN=clamav"),
+        ({"SCAN": "clamav", "CLAMD_HOST": "h", "SCAN_FAIL": "maybe"}, "SCAN_FAIL must be"),
+        ({"SCAN": "clamav", "CLAMD_HOST": "h", "CLAMD_PORT": "70000"}, "CLAMD_PORT must be at most"),
+        ({"SCAN": "clamav", "CLAMD_HOST": "h", "CLAMD_TIMEOUT": "0"}, "CLAMD_TIMEOUT must be at least"),
+    ],
+)
+def test_bad_scanning_settings_are_named(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        load_settings(environ, env_file=None)
