@@ -1,4 +1,5 @@
-"""Shared fixtures: databases in tests/databases.py; moto's S3 server in tests/s3.py; the HTTP app
+"""Shared fixtures: databases in tests/databases.py; moto's S3 server in tests/s3.py; clamd in
+tests/clamd.py; the HTTP app
 and its clients in tests/integration/http_fixtures.py."""
 
-pytest_plugins = ["tests.databases", "tests.s3", "tests.integration.http_fixtures"]
+pytest_plugins = ["tests.databases", "tests.s3", "tests.clamd", "tests.integration.http_fixtures"]
