@@ -368,6 +368,29 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
         }
 
 
+async def test_unscanned_attachments_are_listed_in_id_order_until_marked_scanned(
+    uow: UnitOfWorkFactory,
+) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    waiting = sorted((replace(attachment(message), unscanned=True) for _ in range(3)), key=lambda a: a.id)
+    scanned = attachment(message)
+    async with uow() as tx:
+        for item in [*waiting, scanned]:
+            await tx.attachments.add(item)
+        await tx.commit()
+    async with uow() as tx:
+        assert list(await tx.attachments.unscanned(10)) == waiting
+        assert list(await tx.attachments.unscanned(1, after=waiting[0].id)) == [waiting[1]]
+        await tx.attachments.mark_scanned(waiting[1].id)
+        await tx.attachments.mark_scanned(uuid.uuid4())  # gone meanwhile: not an error
+        await tx.commit()
+    async with uow() as tx:
+        assert [a.id for a in await tx.attachments.unscanned(10)] == [waiting[0].id, waiting[2].id]
+        assert await attachment_in(tx, attachment_id=waiting[1].id) == replace(waiting[1], unscanned=False)
+
+
 async def test_an_attachment_needs_its_message(uow: UnitOfWorkFactory) -> None:
     conversation = group()
     await add(uow, conversation)
