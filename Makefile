@@ -102,7 +102,10 @@ bench-media: install ## Time a 12 MP photo's processing, and the listing's laten
 bench-events: install ## Event-logging commits per second: cursors in commit order (counter) beside the sequence before
 	$(RUN) python -m bench.event_commits
 
+bench-scan: install ## 50 MB through clamd's INSTREAM (the adapter, a raw socket, clamdscan) and a 50 MB upload with and without SCAN=clamav
+	$(RUN) python -m bench.scan
+
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-web bench-events bench-storage
+.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-web bench-events bench-storage bench-scan
