@@ -20,6 +20,7 @@ export interface Attachment {
   thumbnail_url?: string;
   blurhash?: string;
   urls_expire_at?: string;
+  scanned?: false; // only on a file stored while the malware scanner was down
 }
 
 export interface Message {
