@@ -78,11 +78,12 @@ fmt: install ## Format and autofix
 	$(RUN) ruff format src tests bench migrations
 	$(RUN) ruff check --fix src tests bench migrations
 
-bench: install ## Measure upload, download and listing throughput on loopback, then signed URLs and the web client
+bench: install ## Measure upload, download and listing throughput on loopback, then signed URLs, the web client, event commits and the malware scan
 	$(RUN) python -m bench
 	$(RUN) python -m bench.signed_urls
 	$(RUN) python -m bench.web_client
 	$(RUN) python -m bench.event_commits
+	$(RUN) python -m bench.scan
 
 bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, and the worker's memory
 	$(RUN) python -m bench upload

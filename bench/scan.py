@@ -145,8 +145,8 @@ def uploads(workdir: Path, clamd: Clamd, path: Path) -> dict[str, dict[str, floa
 def main() -> int:
     binary = clamd_binary()
     if binary is None:
-        print(f"clamd is not installed: {INSTALL_HINT}")
-        return 1
+        print(f"bench.scan skipped: clamd is not installed ({INSTALL_HINT})")
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         workdir = Path(tmp)
         path = write_zip(workdir / "bench.zip", SIZE)
