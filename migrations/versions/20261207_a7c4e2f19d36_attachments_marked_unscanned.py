@@ -1,7 +1,7 @@
 """attachments marked unscanned: stored while the malware scanner did not answer (SCAN_FAIL=open)
 
 Revision ID: a7c4e2f19d36
-Revises: 5d0c1e7a9b21
+Revises: 8f3a2c6d1e47
 Create Date: 2026-12-07 12:20:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a7c4e2f19d36"
-down_revision: str | None = "5d0c1e7a9b21"
+down_revision: str | None = "8f3a2c6d1e47"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
