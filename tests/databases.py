@@ -106,6 +106,7 @@ TABLES = (
     "upload_sessions",
     "conversation_events",
     "media_attachments",
+    "stored_contents",
     "messages",
     "conversation_members",
     "conversations",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.access import visible_attachment
@@ -23,8 +24,9 @@ class DeleteMedia:
 
 class DeleteMediaHandler:
     """Rules: members see it, only its uploader deletes it (403 for the others); when it was the
-    message's last, `has_media` turns false. Row first (commit), then the file and its thumbnail,
-    then the event. A draft is its uploader's alone: deleting it tells no one."""
+    message's last, `has_media` turns false. Row first (commit), with its reference to its content,
+    then its thumbnail and, when no other attachment has the same bytes, their file, then the
+    event. A draft is its uploader's alone: deleting it tells no one."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster, clock: Clock
@@ -39,8 +41,8 @@ class DeleteMediaHandler:
             attachment = await visible_attachment(uow, command.user_id, command.media_id)
             if attachment.uploader_id != command.user_id:
                 raise Forbidden("Only the uploader of a file may delete it.")
-            told = await self._delete_row(uow, attachment)
-        await self._delete_files(attachment, told)
+            told, gone = await self._delete_row(uow, attachment)
+        await self._delete_files(gone, told)
 
     async def remove(self, attachment_id: uuid.UUID) -> bool:
         """Deletes the attachment whoever uploaded it, by the same steps (the sweep's removal of a
@@ -49,21 +51,22 @@ class DeleteMediaHandler:
             seen = await uow.attachments.seen_by_id("", attachment_id)
             if seen is None:
                 return False
-            told = await self._delete_row(uow, seen.attachment)
-        await self._delete_files(seen.attachment, told)
+            told, gone = await self._delete_row(uow, seen.attachment)
+        await self._delete_files(gone, told)
         return True
 
     async def _delete_row(
         self, uow: UnitOfWork, attachment: Attachment
-    ) -> tuple[Logged, frozenset[str]] | None:
-        """Deletes the row and commits; the event and whom to tell, when it had a message."""
-        await uow.attachments.delete(attachment.id)
+    ) -> tuple[tuple[Logged, frozenset[str]] | None, Sequence[str]]:
+        """Deletes the row (and its reference to its content) and commits. Returns the event and
+        whom to tell, when it had a message, and the store's names to unlink now."""
+        gone = await uow.attachments.delete(attachment.id)
         message_id = attachment.message_id
         message = None if message_id is None else await uow.messages.get(message_id)
         conversation = None if message is None else await uow.conversations.get(message.conversation_id)
         if message_id is None or conversation is None:
             await uow.commit()
-            return None
+            return None, gone
         has_media = await uow.attachments.count_for_message(message_id) > 0
         if not has_media:
             await uow.messages.set_has_media(message_id, False)
@@ -78,10 +81,10 @@ class DeleteMediaHandler:
             )
         )
         await uow.commit()
-        return logged, conversation.member_ids
+        return (logged, conversation.member_ids), gone
 
-    async def _delete_files(self, attachment: Attachment, told: tuple[Logged, frozenset[str]] | None) -> None:
-        for name in attachment.stored_names:
+    async def _delete_files(self, gone: Sequence[str], told: tuple[Logged, frozenset[str]] | None) -> None:
+        for name in gone:
             await self._files.delete(name)
         if told is not None:
             await self._broadcaster.publish(*told)

@@ -90,8 +90,9 @@ class DeleteMessage:
 
 class DeleteMessageHandler:
     """Rules: members see the message, only its sender deletes it (403 for the others); its
-    attachments go with it. The rows go first (one commit), then the files, then the event: a
-    crash in between leaves files no row names, which the sweeper removes, never a dangling row."""
+    attachments go with it, each dropping its reference to its content. The rows go first (one
+    commit), then the files nobody names any more, then the event: a crash in between leaves files
+    no row names, which the sweeper removes, never a dangling row."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, files: FileStore, broadcaster: Broadcaster, clock: Clock
@@ -105,14 +106,13 @@ class DeleteMessageHandler:
         async with self._uow() as uow:
             message, conversation = await message_in_conversation(uow, command.message_id, command.user_id)
             message.ensure_sender(command.user_id, "delete it")
-            attachments = await uow.attachments.list_for_messages([message.id])
+            gone = await uow.attachments.delete_for_message(message.id)
             await uow.messages.delete(message.id)
             seq = await uow.conversations.advance(conversation.id, self._clock.now())
             logged = await uow.events.append(
                 MessageDeleted(conversation_id=conversation.id, seq=seq, message_id=message.id)
             )
             await uow.commit()
-        for attachment in attachments:
-            for name in attachment.stored_names:  # the file and its thumbnail
-                await self._files.delete(name)
+        for name in gone:  # thumbnails, and the files whose last reference went
+            await self._files.delete(name)
         await self._broadcaster.publish(logged, conversation.member_ids)

@@ -45,7 +45,9 @@ class Checked:
 
     @property
     def stored_name(self) -> str:
-        name = self.attachment.thumbnail_filename if self.thumbnail else self.attachment.filename
+        # The bytes' file, which other attachments of the same bytes share: reached only through
+        # this attachment's own row, checked by its own name.
+        name = self.attachment.thumbnail_filename if self.thumbnail else self.attachment.stored_as
         assert name is not None
         return name
 

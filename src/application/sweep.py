@@ -33,10 +33,11 @@ class SweepReport:
 
 class SweepHandler:
     """Rules:
-    - a draft older than `draft_ttl` goes: its row first (commit), then its file and thumbnail;
-    - a file in the store that no row names goes once it is older than `orphan_grace`, so that an
-      upload between writing its file and committing its row is never touched; a file a row names
-      is never removed;
+    - a draft older than `draft_ttl` goes: its row and its reference first (commit), then its
+      thumbnail and, when it was the last reference to its bytes, their file;
+    - a file in the store that no row names (as a content, or as a thumbnail) goes once it is
+      older than `orphan_grace`, so that an upload between writing its file and committing its
+      row is never touched; a file a row names is never removed;
     - a resumable upload past its expiry goes, finished or not: its row first (commit), then its
       bytes; bytes last written more than `upload_ttl` ago go too, since every session they could
       belong to has expired (what a crash between the two steps left);
@@ -83,14 +84,14 @@ class SweepHandler:
         cutoff = self._clock.now() - self._draft_ttl
         removed = 0
         while True:
+            gone: list[str] = []
             async with self._uow() as uow:
                 drafts = await uow.attachments.drafts_created_before(cutoff, BATCH)
                 for draft in drafts:
-                    await uow.attachments.delete(draft.id)
+                    gone += await uow.attachments.delete(draft.id)
                 await uow.commit()
-            for draft in drafts:
-                for name in draft.stored_names:  # the file and its thumbnail
-                    await self._files.delete(name)
+            for name in gone:  # thumbnails, and the files whose last reference went
+                await self._files.delete(name)
             removed += len(drafts)
             if len(drafts) < BATCH:
                 return removed

@@ -1,4 +1,9 @@
-"""An attachment: one stored file that belongs to a message, and the thumbnail made of it."""
+"""An attachment: one file that belongs to a message, and the thumbnail made of it.
+
+Its `filename` is its own public name, the key of every access check; its bytes lie in the store
+under `content_name`, which every attachment of the same bytes shares (one copy per content: the
+repositories count the references, and the last one to go says the file may go). A thumbnail stays
+the attachment's own: it is small, and made again for each upload."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ class Attachment:
     id: uuid.UUID
     message_id: uuid.UUID | None  # None: a draft, seen by its uploader alone until a message names it
     uploader_id: str
-    filename: str  # the stored name, "<uuid>.<ext>": the only name the store knows
+    filename: str  # its public name, "<uuid>.<ext>": what a download names and is checked against
     original_name: str  # cleaned, for display and Content-Disposition only
     content_type: str  # from the bytes, never from the client
     kind: MediaKind
@@ -42,6 +47,9 @@ class Attachment:
     scrubbed: bool | None = None
     # Stored while the malware scanner did not answer (SCAN_FAIL=open): the sweep scans it again.
     unscanned: bool = False
+    # The store's name of its bytes: the `filename` of the first attachment of these bytes still
+    # stored when this one came (its own when it was the first). Never shown to a client.
+    content_name: str = ""
 
     @property
     def is_draft(self) -> bool:
@@ -56,10 +64,17 @@ class Attachment:
         return thumbnail_name(self.id) if self.thumbnail_sha256 is not None else None
 
     @property
+    def stored_as(self) -> str:
+        """The name the store holds its bytes under (its own filename until a repository said)."""
+        return self.content_name or self.filename
+
+    @property
     def stored_names(self) -> tuple[str, ...]:
-        """Every file the store holds for this attachment: what deleting it must remove."""
+        """Every file the store holds for this attachment: its bytes' (shared with every attachment
+        of the same bytes: deleting it removes that file only with the last of them) and its
+        thumbnail's."""
         thumbnail = self.thumbnail_filename
-        return (self.filename,) if thumbnail is None else (self.filename, thumbnail)
+        return (self.stored_as,) if thumbnail is None else (self.stored_as, thumbnail)
 
 
 _UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -69,7 +84,8 @@ _STORED_NAME = re.compile(rf"{_UUID4}\.(?:[a-z0-9]{{2,5}}|thumb\.{THUMBNAIL_EXTE
 
 
 def stored_name(attachment_id: uuid.UUID, extension: str) -> str:
-    """The only name a file is ever stored under: the attachment's own UUID and its extension."""
+    """An attachment's public name, and the name its bytes are stored under when they are new:
+    its own UUID and its extension."""
     return f"{attachment_id}.{extension}"
 
 

@@ -117,6 +117,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 class Shared:
     attachment: dict[str, Any]
     body: bytes  # as stored
+    stored: str  # the store's name of its bytes: shared by every upload of the same bytes
 
     @property
     def url(self) -> str:
@@ -152,9 +153,13 @@ def share(stack: Stack, name: str, body: bytes) -> Shared:
     )
     assert r.status_code == 201, r.text
     [attachment] = r.json()
-    stored = (stack.upload_dir / attachment["filename"]).read_bytes()
-    assert hashlib.sha256(stored).hexdigest() == attachment["sha256"]
-    return Shared(attachment, stored)
+    # One copy per content: the module's uploads of the same bytes share the first one's file.
+    [stored] = [
+        path
+        for path in stack.upload_dir.iterdir()
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == attachment["sha256"]
+    ]
+    return Shared(attachment, stored.read_bytes(), stored.name)
 
 
 def same_answer(via: httpx.Response, alone: httpx.Response) -> None:
@@ -198,7 +203,7 @@ def large(stack: Stack) -> Shared:
 @pytest.mark.parametrize("ext", sorted(SERVED_AS))
 def test_every_type_is_sent_by_nginx_with_every_download_header(stack: Stack, ext: str) -> None:
     shared = share(stack, f"file.{ext}", samples.sample(ext, size=4096))
-    assert stack.handed_over(shared.url, bearer("bob")) == f"{PREFIX}whole/{shared.name}"
+    assert stack.handed_over(shared.url, bearer("bob")) == f"{PREFIX}whole/{shared.stored}"
     via, alone = stack.both("GET", shared.url, bearer("bob"))
     same_answer(via, alone)
     assert (via.status_code, via.content) == (200, shared.body)
@@ -230,7 +235,7 @@ def test_a_thumbnail_is_sent_by_nginx_too(stack: Stack) -> None:
 )
 def test_one_range_is_sent_by_nginx_as_the_service_decided(stack: Stack, large: Shared, header: str) -> None:
     headers = {**bearer("bob"), "Range": header}
-    assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.name}"
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.stored}"
     via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
     assert via.status_code == 206
@@ -241,7 +246,7 @@ def test_one_range_is_sent_by_nginx_as_the_service_decided(stack: Stack, large: 
 
 def test_the_whole_file_as_a_range_is_a_206_from_nginx(stack: Stack, large: Shared) -> None:
     headers = {**bearer("bob"), "Range": "bytes=0-"}
-    assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.name}"
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.stored}"
     via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
     assert (via.status_code, via.content) == (206, large.body)
@@ -273,7 +278,7 @@ def test_ranges_the_service_ignores_are_the_whole_file_from_nginx(
     stack: Stack, large: Shared, header: str
 ) -> None:
     headers = {**bearer("bob"), "Range": header}
-    assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.stored}"
     via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
     assert (via.status_code, via.content) == (200, large.body)
@@ -301,7 +306,7 @@ def test_a_range_nginx_would_read_otherwise_is_sent_by_the_service(
 
 def test_two_range_fields_are_the_whole_file_from_nginx(stack: Stack, large: Shared) -> None:
     headers = [*bearer("bob").items(), ("Range", "bytes=0-9"), ("Range", "bytes=20-29")]
-    assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+    assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.stored}"
     via, alone = stack.both("GET", large.url, headers)
     same_answer(via, alone)
     assert (via.status_code, via.content) == (200, large.body)
@@ -319,10 +324,10 @@ def test_if_none_match_is_the_services_304(stack: Stack, large: Shared) -> None:
             same_answer(via, alone)
             assert (via.status_code, via.content) == (304, b"")
     # Stale, and nginx's own ETag for the file (hex mtime and size), which nginx must not honour.
-    stat = (stack.upload_dir / large.name).stat()
+    stat = (stack.upload_dir / large.stored).stat()
     for stale in ('"something-else"', f'"{int(stat.st_mtime):x}-{stat.st_size:x}"'):
         headers = {**bearer("bob"), "If-None-Match": stale}
-        assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+        assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.stored}"
         via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
         assert (via.status_code, via.content) == (200, large.body)
@@ -334,7 +339,7 @@ def test_if_modified_since(stack: Stack, large: Shared) -> None:
     same_answer(*stack.both("GET", large.url, cached))
     assert stack.front.get(large.url, headers=cached).status_code == 304
     old = {**bearer("bob"), "If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT", "Range": "bytes=0-9"}
-    assert stack.handed_over(large.url, old) == f"{PREFIX}part/{large.name}"
+    assert stack.handed_over(large.url, old) == f"{PREFIX}part/{large.stored}"
     via, alone = stack.both("GET", large.url, old)
     same_answer(via, alone)
     assert via.status_code == 206
@@ -344,13 +349,13 @@ def test_if_range_matching_is_a_206_and_stale_is_the_whole_file(stack: Stack, la
     last_modified = stack.alone.get(large.url, headers=bearer("bob")).headers["last-modified"]
     for validator in (large.etag, last_modified):
         headers = {**bearer("bob"), "Range": "bytes=0-9", "If-Range": validator}
-        assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.name}"
+        assert stack.handed_over(large.url, headers) == f"{PREFIX}part/{large.stored}"
         via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
         assert (via.status_code, via.content) == (206, large.body[:10])
     for stale in ('"0000"', f"W/{large.etag}", "Sat, 01 Jan 2000 00:00:00 GMT", "garbage"):
         headers = {**bearer("bob"), "Range": "bytes=0-9", "If-Range": stale}
-        assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.name}"
+        assert stack.handed_over(large.url, headers) == f"{PREFIX}whole/{large.stored}"
         via, alone = stack.both("GET", large.url, headers)
         same_answer(via, alone)
         assert (via.status_code, via.content) == (200, large.body)
@@ -473,9 +478,10 @@ def test_a_non_member_through_nginx_is_answered_as_for_an_unknown_name(
 
 
 def test_a_file_on_disk_without_a_row_is_not_served(stack: Stack) -> None:
-    shared = share(stack, "a.png", samples.sample("png"))
+    # Bytes of this test's own: the module's other uploads share the copies of theirs.
+    shared = share(stack, "a.png", photos.png(31, 17))
     stray = f"{uuid.uuid4()}.png"
-    shutil.copyfile(stack.upload_dir / shared.name, stack.upload_dir / stray)
+    shutil.copyfile(stack.upload_dir / shared.stored, stack.upload_dir / stray)
     via, alone = stack.both("GET", f"{FILES}/{stray}", bearer("alice"))
     same_answer(via, alone)
     assert via.status_code == 404
@@ -486,16 +492,16 @@ def test_the_store_is_unreachable_from_outside(stack: Stack) -> None:
     shared = share(stack, "a.png", samples.sample("png"))
     (stack.upload_dir / ".staging" / "x.png").write_bytes(shared.body)
     for path in (
-        f"{PREFIX}whole/{shared.name}",
-        f"{PREFIX}part/{shared.name}",
-        f"{PREFIX}{shared.name}",
+        f"{PREFIX}whole/{shared.stored}",
+        f"{PREFIX}part/{shared.stored}",
+        f"{PREFIX}{shared.stored}",
         f"{PREFIX}whole/",
         f"{PREFIX}whole/.staging/x.png",
-        f"/%5Fstored/whole/{shared.name}",
-        f"/_stored%2Fwhole%2F{shared.name}",
-        f"/api/../_stored/whole/{shared.name}",
-        f"/api/v1/media/files/..%2F..%2F..%2F..%2F_stored%2Fwhole%2F{shared.name}",
-        f"//_stored/whole/{shared.name}",
+        f"/%5Fstored/whole/{shared.stored}",
+        f"/_stored%2Fwhole%2F{shared.stored}",
+        f"/api/../_stored/whole/{shared.stored}",
+        f"/api/v1/media/files/..%2F..%2F..%2F..%2F_stored%2Fwhole%2F{shared.stored}",
+        f"//_stored/whole/{shared.stored}",
     ):
         for headers in ({}, bearer("alice")):
             r = stack.front.get(path, headers=headers)
@@ -525,7 +531,7 @@ def test_the_event_socket_works_through_the_template(stack: Stack) -> None:
 
 def test_the_service_behind_nginx_hands_over_only_what_it_checked(stack: Stack, large: Shared) -> None:
     """The control: the cases above did go through nginx, and nothing but a member's GET does."""
-    assert stack.handed_over(large.url, bearer("bob")) == f"{PREFIX}whole/{large.name}"
+    assert stack.handed_over(large.url, bearer("bob")) == f"{PREFIX}whole/{large.stored}"
     assert stack.handed_over(large.url, bearer("mallory")) is None
     assert stack.behind.get(large.url, headers=bearer("mallory")).status_code == 404
     assert "x-accel-redirect" not in stack.alone.get(large.url, headers=bearer("bob")).headers
@@ -540,8 +546,8 @@ def test_the_service_behind_nginx_hands_over_only_what_it_checked(stack: Stack, 
 
 
 def test_a_file_gone_from_disk_is_the_services_404(stack: Stack) -> None:
-    shared = share(stack, "gone.pdf", samples.sample("pdf"))
-    (stack.upload_dir / shared.name).unlink()
+    shared = share(stack, "gone.pdf", samples.sample("pdf", 3001))  # bytes of its own: it unlinks them
+    (stack.upload_dir / shared.stored).unlink()
     via, alone = stack.both("GET", shared.url, bearer("alice"))
     same_answer(via, alone)
     assert via.status_code == 404
@@ -639,8 +645,8 @@ def test_a_file_deleted_after_the_check_is_the_services_own_404(stack: Stack, te
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/json"
     # What the service answers when the row is there and the file is not.
-    shared = share(stack, "gone.png", samples.sample("png"))
-    (stack.upload_dir / shared.name).unlink()
+    shared = share(stack, "gone.png", photos.png(29, 13))  # bytes of its own: it unlinks them
+    (stack.upload_dir / shared.stored).unlink()
     theirs = stack.alone.get(shared.url, headers=bearer("alice")).json()
     assert theirs.pop("request_id")  # the service's request; the stand-in sent none to name
     assert json.loads(r.content) == {**theirs, "request_id": ""}
@@ -662,7 +668,7 @@ def test_a_signed_url_is_checked_by_the_service_and_sent_by_nginx_with_no_header
     shared = share(stack, "photo.png", photos.png(64, 48))
     url = shared.url  # signed for alice, who uploaded it
     assert "sig=" in url
-    assert stack.handed_over(url, {}) == f"{PREFIX}whole/{shared.name}"
+    assert stack.handed_over(url, {}) == f"{PREFIX}whole/{shared.stored}"
     via, alone = stack.both("GET", url, {})
     same_answer(via, alone)
     assert (via.status_code, via.content) == (200, shared.body)

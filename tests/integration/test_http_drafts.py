@@ -19,7 +19,7 @@ from application.events import MessageCreated
 from domain.policy import MediaPolicy
 from entrypoints.app import create_app
 from entrypoints.settings import Settings
-from tests import samples
+from tests import photos, samples
 from tests.integration.http_fixtures import SECRET, Api, bearer, unsigned
 from tests.integration.server_process import REPO
 
@@ -128,7 +128,8 @@ def test_chat_media_sweep_removes_stale_drafts_and_forgotten_files(settings: Set
             [stale] = (await api.upload("alice", None, ("a.png", samples.sample("png")))).json()
             group = await api.conversation("alice", [])
             message = await api.message("alice", str(group["id"]))
-            [kept] = (await api.upload("alice", str(message["id"]), ("b.png", samples.sample("png")))).json()
+            other_bytes = photos.png(32, 24)  # the draft's bytes would be one copy for both
+            [kept] = (await api.upload("alice", str(message["id"]), ("b.png", other_bytes))).json()
         return stale["filename"], kept["filename"]
 
     stale, kept = anyio.run(prepare)

@@ -34,6 +34,7 @@ TABLES = {
     "media_attachments",
     "conversation_events",
     "upload_sessions",
+    "stored_contents",
 }
 
 

@@ -62,6 +62,7 @@ def attachment(message: Message, uploader: str = "alice", at: datetime = T0) -> 
         size=60_000_000_000,  # past 32 bits: a BigInteger column
         sha256="ab" * 32,
         created_at=at,
+        content_name=stored_name(attachment_id, "png"),
     )
 
 
@@ -341,18 +342,21 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
         blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj",
         thumbnail_sha256="cd" * 32,
     )
-    unknown = attachment(message)
+    unknown = replace(attachment(message), sha256="ef" * 32)
+    shared = replace(attachment(message), content_name=learnt.filename)  # learnt's bytes
     async with uow() as tx:
-        await tx.attachments.add(learnt)
-        await tx.attachments.add(unknown)
+        for each in (learnt, unknown, shared):
+            assert await tx.contents.refer(each.sha256, each.size, each.filename) == each.stored_as
+            await tx.attachments.add(each)
         await tx.commit()
     async with uow() as tx:
         assert await attachment_in(tx, attachment_id=learnt.id) == learnt
         assert await attachment_in(tx, attachment_id=unknown.id) == unknown
         assert unknown.width is None
         assert unknown.thumbnail_filename is None
-        assert list(await tx.attachments.list_for_messages([message.id])) == [learnt, unknown]
-        # What the sweeper asks: a thumbnail is named by its row when the row says it has one.
+        assert list(await tx.attachments.list_for_messages([message.id])) == [learnt, unknown, shared]
+        # What the sweeper asks: a content's file is named, and a thumbnail by its row when the
+        # row says it has one; an attachment's own name under which no content is stored is not.
         asked = [
             learnt.filename,
             thumbnail_name(learnt.id),
@@ -360,6 +364,7 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
             thumbnail_name(unknown.id),  # its row has no thumbnail
             thumbnail_name(uuid.uuid4()),  # no row at all
             stored_name(uuid.uuid4(), "png"),
+            shared.filename,  # its bytes are learnt's file
         ]
         assert await tx.attachments.stored_filenames(asked) == {
             learnt.filename,

@@ -169,7 +169,7 @@ from domain.content_checks import BodyCheck
 from domain.errors import StorageUnavailable
 from entrypoints.app import create_app
 from entrypoints.settings import Settings
-from tests import samples
+from tests import photos, samples
 from tests.integration.http_fixtures import SECRET, Api, bearer, new_id
 
 FILES = "/api/v1/media/files"
@@ -929,9 +929,10 @@ async def test_a_failure_before_the_commit_removes_every_published_file(
 ) -> None:
     api, spy = spied
     _, message = await chat(api)
-    [kept] = (await api.upload("alice", message["id"], ("kept.png", samples.sample("png")))).json()
+    kept_bytes = photos.png(33, 21)  # not a.png's: those would be referred to, not published
+    [kept] = (await api.upload("alice", message["id"], ("kept.png", kept_bytes))).json()
     spy.publishes = 0
-    # The fourth publish is the third file's: a.png, its thumbnail and b.pdf are published by then.
+    # The fourth publish is the third file's: a.png's thumbnail, a.png and b.pdf are published by then.
     spy.fail_publish_number = 4
     r = await api.upload(
         "alice",

@@ -85,6 +85,7 @@ class AttachmentFactory(DataclassFactory[Attachment]):
     content_type = "image/png"
     original_name = "photo.png"
     filename = PostGenerated(lambda _name, values: stored_name(values["id"], "png"))
+    content_name = ""  # its own filename: `stored_as`
     created_at = START
     # Nothing learnt by processing, and no thumbnail stored, unless a test says so.
     width = None
@@ -247,6 +248,7 @@ class World:
             sha256=hashlib.sha256(data).hexdigest(),
         )
         async with self.uow() as uow:
+            await uow.contents.refer(attachment.sha256, attachment.size, attachment.filename)
             await uow.attachments.add(attachment)
             await uow.messages.set_has_media(message.id, True)
             await uow.commit()

@@ -144,7 +144,8 @@ async def test_the_sender_deletes_a_message_and_its_attachments_rows_and_files()
 
     assert message.id not in world.db.messages
     assert all(a.id not in world.db.attachments for a in attachments)
-    assert set(world.files.files) == {other[0].filename}
+    # c.png has a.png's bytes: their one file stays for c.png, under the name it got first.
+    assert set(world.files.files) == {other[0].stored_as} == {attachments[0].filename}
     assert kept.id in world.db.messages
     assert world.events == [MessageDeleted(conversation_id=group.id, seq=5, message_id=message.id)]
 

@@ -25,7 +25,10 @@ async def test_drafts_older_than_the_ttl_go_with_their_files() -> None:
 
     assert report.drafts == 1
     assert set(world.db.attachments) == {young.id, attached.id}
-    assert set(world.files.files) == {young.filename, attached.filename}
+    # All three had the same bytes: their one file stays for the two left.
+    assert set(world.files.files) == {young.stored_as, attached.stored_as}
+    [content] = world.db.contents.values()
+    assert content.refs == 2
 
 
 async def test_files_no_row_names_go_after_the_grace_and_named_ones_never() -> None:

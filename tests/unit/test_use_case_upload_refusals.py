@@ -99,8 +99,8 @@ async def test_an_upload_without_a_file_is_malformed(with_message_id: bool) -> N
 async def test_ten_files_go_in_one_upload() -> None:
     world = World()
     message = await alices_message(world)
-    attachments = await world.attach(message, *((f"{n}.png", sample("png")) for n in range(10)))
-    assert len(attachments) == len(world.files.files) == 10
+    attachments = await world.attach(message, *((f"{n}.png", sample("png", 1000 + n)) for n in range(10)))
+    assert len(attachments) == len(world.files.files) == 10  # ten contents: one file each
 
 
 @pytest.mark.parametrize("message_id_first", [True, False])

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from application.events import Logged
+from application.ports.repositories import StoredContent
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 from domain.resumable import UploadSession
@@ -20,5 +21,6 @@ class MemoryDatabase:
     seqs: dict[uuid.UUID, int] = field(default_factory=dict)
     messages: dict[uuid.UUID, Message] = field(default_factory=dict)
     attachments: dict[uuid.UUID, Attachment] = field(default_factory=dict)
+    contents: dict[str, StoredContent] = field(default_factory=dict)  # by sha256
     events: list[Logged] = field(default_factory=list)
     uploads: dict[uuid.UUID, UploadSession] = field(default_factory=dict)

@@ -1,5 +1,5 @@
-"""The in-memory repositories: conversations, messages, attachments and upload sessions, each over a
-`MemoryDatabase`."""
+"""The in-memory repositories: conversations, messages, attachments, contents and upload sessions,
+each over a `MemoryDatabase`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from adapters.memory.database import MemoryDatabase
-from application.ports.repositories import AttachmentSeen
+from application.ports.repositories import AttachmentSeen, StoredContent
 from domain.attachment import Attachment
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import NotFound
@@ -86,6 +86,7 @@ class InMemoryMessageRepository:
         self._db.messages[message_id] = replace(self._db.messages[message_id], has_media=has_media)
 
     async def delete(self, message_id: uuid.UUID) -> None:
+        # As the SQL cascade does: the rows alone (`delete_for_message` drops their references).
         self._db.messages.pop(message_id, None)
         for attachment in [a for a in self._db.attachments.values() if a.message_id == message_id]:
             del self._db.attachments[attachment.id]
@@ -123,8 +124,30 @@ class InMemoryAttachmentRepository:
     async def count_for_message(self, message_id: uuid.UUID) -> int:
         return sum(1 for a in self._db.attachments.values() if a.message_id == message_id)
 
-    async def delete(self, attachment_id: uuid.UUID) -> None:
-        self._db.attachments.pop(attachment_id, None)
+    async def delete(self, attachment_id: uuid.UUID) -> Sequence[str]:
+        attachment = self._db.attachments.pop(attachment_id, None)
+        return [] if attachment is None else self._release([attachment])
+
+    async def delete_for_message(self, message_id: uuid.UUID) -> Sequence[str]:
+        mine = [a for a in self._db.attachments.values() if a.message_id == message_id]
+        for attachment in mine:
+            del self._db.attachments[attachment.id]
+        return self._release(mine)
+
+    def _release(self, deleted: Sequence[Attachment]) -> list[str]:
+        """Drops the deleted rows' references; the files nobody names any more."""
+        gone = [a.thumbnail_filename for a in deleted if a.thumbnail_filename is not None]
+        contents = self._db.contents
+        for attachment in deleted:
+            content = contents.get(attachment.sha256)
+            if content is None or content.name != attachment.stored_as:
+                continue
+            if content.refs > 1:
+                contents[content.sha256] = replace(content, refs=content.refs - 1)
+            else:
+                del contents[content.sha256]
+                gone.append(content.name)
+        return gone
 
     async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
         for attachment_id in attachment_ids:  # re-inserted so that the dict's order is upload order
@@ -140,7 +163,28 @@ class InMemoryAttachmentRepository:
 
     async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
         wanted = set(filenames)
-        return frozenset(n for a in self._db.attachments.values() for n in a.stored_names if n in wanted)
+        thumbnails = {a.thumbnail_filename for a in self._db.attachments.values()}
+        return frozenset(n for n in wanted if n in thumbnails) | frozenset(
+            c.name for c in self._db.contents.values() if c.name in wanted
+        )
+
+
+class InMemoryContentRepository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def get(self, sha256: str) -> StoredContent | None:
+        return self._db.contents.get(sha256)
+
+    async def refer(self, sha256: str, size: int, name: str | None) -> str | None:
+        content = self._db.contents.get(sha256)
+        if content is not None:
+            self._db.contents[sha256] = replace(content, refs=content.refs + 1)
+            return content.name
+        if name is None:
+            return None
+        self._db.contents[sha256] = StoredContent(sha256=sha256, name=name, size=size, refs=1)
+        return name
 
     async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
         found = sorted((a for a in self._db.attachments.values() if a.unscanned), key=lambda a: a.id)

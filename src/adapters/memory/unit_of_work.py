@@ -9,6 +9,7 @@ from adapters.memory.database import MemoryDatabase
 from adapters.memory.event_log import InMemoryEventLog
 from adapters.memory.repositories import (
     InMemoryAttachmentRepository,
+    InMemoryContentRepository,
     InMemoryConversationRepository,
     InMemoryMessageRepository,
     InMemoryUploadSessionRepository,
@@ -26,12 +27,14 @@ class InMemoryUnitOfWork:
             seqs=dict(self._committed.seqs),
             messages=dict(self._committed.messages),
             attachments=dict(self._committed.attachments),
+            contents=dict(self._committed.contents),
             events=list(self._committed.events),
             uploads=dict(self._committed.uploads),
         )
         self.conversations = InMemoryConversationRepository(self._working)
         self.messages = InMemoryMessageRepository(self._working)
         self.attachments = InMemoryAttachmentRepository(self._working)
+        self.contents = InMemoryContentRepository(self._working)
         self.events = InMemoryEventLog(self._working)
         self.uploads = InMemoryUploadSessionRepository(self._working)
         return self

@@ -10,15 +10,16 @@ from typing import Any
 
 from advanced_alchemy.exceptions import IntegrityError
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sql import statements
 from adapters.sql.alchemy import rows_of
+from adapters.sql.contents import SqlContentRepository
 from adapters.sql.mappers import attachment_of, attachment_row, seen_of
-from adapters.sql.models import AttachmentRow
+from adapters.sql.models import AttachmentRow, MessageRow, StoredContentRow
 from application.ports.repositories import AttachmentSeen
-from domain.attachment import Attachment, thumbnail_owner
+from domain.attachment import Attachment, thumbnail_name, thumbnail_owner
 from domain.errors import NotFound
 
 
@@ -67,8 +68,31 @@ class SqlAttachmentRepository:
     async def count_for_message(self, message_id: uuid.UUID) -> int:
         return await self._rows.count(AttachmentRow.message_id == message_id)
 
-    async def delete(self, attachment_id: uuid.UUID) -> None:
-        await self._rows.delete_where(AttachmentRow.id == attachment_id, sanity_check=False)
+    async def delete(self, attachment_id: uuid.UUID) -> Sequence[str]:
+        return await self._delete(AttachmentRow.id == attachment_id)
+
+    async def delete_for_message(self, message_id: uuid.UUID) -> Sequence[str]:
+        # PostgreSQL: FOR UPDATE conflicts with the key-share lock an attachment's foreign key
+        # check takes, so an upload to this message waits for this transaction (and then finds the
+        # message gone) or, when it came first, has committed before the DELETE below reads.
+        # SQLite renders no lock: the DELETE, this transaction's first write, takes the database's.
+        await self._session.execute(
+            select(MessageRow.id).where(MessageRow.id == message_id).with_for_update()
+        )
+        return await self._delete(AttachmentRow.message_id == message_id)
+
+    async def _delete(self, which: Any) -> list[str]:
+        """Deletes the rows and drops their references: one place for every delete."""
+        deleted = (
+            await self._session.execute(
+                delete(AttachmentRow)
+                .where(which)
+                .returning(AttachmentRow.id, AttachmentRow.content_name, AttachmentRow.thumbnail_sha256)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        gone = await SqlContentRepository(self._session).release([row.content_name for row in deleted])
+        return [thumbnail_name(row.id) for row in deleted if row.thumbnail_sha256 is not None] + gone
 
     async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
         for position, attachment_id in enumerate(attachment_ids):
@@ -102,7 +126,7 @@ class SqlAttachmentRepository:
         owners = {owner: name for name in filenames if (owner := thumbnail_owner(name)) is not None}
         names = set(
             await self._session.scalars(
-                select(AttachmentRow.filename).where(AttachmentRow.filename.in_(filenames))
+                select(StoredContentRow.name).where(StoredContentRow.name.in_(filenames))
             )
         )
         if owners:

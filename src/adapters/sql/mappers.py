@@ -87,6 +87,7 @@ def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
         thumbnail_sha256=attachment.thumbnail_sha256,
         scrubbed=attachment.scrubbed,
         unscanned=attachment.unscanned,
+        content_name=attachment.stored_as,
     )
 
 
@@ -109,6 +110,7 @@ def attachment_of(row: AttachmentRow | Row[Any]) -> Attachment:
         thumbnail_sha256=row.thumbnail_sha256,
         scrubbed=row.scrubbed,
         unscanned=bool(row.unscanned),
+        content_name=row.content_name,
     )
 
 

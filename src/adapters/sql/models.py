@@ -85,7 +85,10 @@ class AttachmentRow(UUIDBase):
     message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # upload order within the message
     uploader_id: Mapped[str] = mapped_column(String(255), index=True)  # quota sums, draft ownership
-    filename: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(64), unique=True)  # its public name
+    # The store's name of its bytes: a `stored_contents.name` (no key: the content row goes in the
+    # transaction that drops the last reference, which the repository does, not a cascade).
+    content_name: Mapped[str] = mapped_column(String(64))
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
@@ -101,6 +104,19 @@ class AttachmentRow(UUIDBase):
     scrubbed: Mapped[bool | None] = mapped_column(Boolean)
     # True: stored while the malware scanner did not answer (SCAN_FAIL=open), to be scanned again.
     unscanned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class StoredContentRow(UUIDBase):
+    """One copy of some bytes in the store, whoever uploaded them and wherever: `refs` attachments
+    name it (`media_attachments.content_name`), always at least one. The unique sha256 makes two
+    uploads of the same bytes at once end as one row; the last reference deletes it."""
+
+    __tablename__ = "stored_contents"
+
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # the store's file
+    size: Mapped[int] = mapped_column(BigInteger)
+    refs: Mapped[int] = mapped_column(Integer)
 
 
 class EventRow(BigIntBase):

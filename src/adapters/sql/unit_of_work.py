@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.clock import SystemClock
 from adapters.sql.attachments import SqlAttachmentRepository
+from adapters.sql.contents import SqlContentRepository
 from adapters.sql.conversations import SqlConversationRepository
 from adapters.sql.event_log import SqlEventLog
 from adapters.sql.messages import SqlMessageRepository
@@ -17,6 +18,7 @@ from application.ports.clock import Clock
 from application.ports.event_log import EventLog
 from application.ports.repositories import (
     AttachmentRepository,
+    ContentRepository,
     ConversationRepository,
     MessageRepository,
     UploadSessionRepository,
@@ -28,6 +30,7 @@ class SqlUnitOfWork:
     conversations: ConversationRepository
     messages: MessageRepository
     attachments: AttachmentRepository
+    contents: ContentRepository
     events: EventLog
     uploads: UploadSessionRepository
 
@@ -42,6 +45,7 @@ class SqlUnitOfWork:
         self.conversations = SqlConversationRepository(session)
         self.messages = SqlMessageRepository(session)
         self.attachments = SqlAttachmentRepository(session)
+        self.contents = SqlContentRepository(session)
         self.events = SqlEventLog(session, self._clock)
         self.uploads = SqlUploadSessionRepository(session)
         return self

@@ -1,4 +1,5 @@
-"""The repositories a unit of work holds: conversations, messages, attachments, resumable uploads."""
+"""The repositories a unit of work holds: conversations, messages, attachments and the contents
+their bytes are stored as, resumable uploads."""
 
 from __future__ import annotations
 
@@ -86,7 +87,18 @@ class AttachmentRepository(Protocol):
 
     async def count_for_message(self, message_id: uuid.UUID) -> int: ...
 
-    async def delete(self, attachment_id: uuid.UUID) -> None: ...
+    async def delete(self, attachment_id: uuid.UUID) -> Sequence[str]:
+        """Deletes the row and drops its reference to its content: returns the store names nobody
+        names any more (its thumbnail; its content's file when it was the last reference), which
+        the caller removes after the commit. Nothing for an id already gone: of two concurrent
+        deletes one drops the reference."""
+        ...
+
+    async def delete_for_message(self, message_id: uuid.UUID) -> Sequence[str]:
+        """The same for every attachment of the message, before the message itself goes (its
+        cascade would take rows without dropping their references). The message is locked first:
+        an upload committing to it meanwhile lands before (and is deleted here) or fails."""
+        ...
 
     async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
         """Makes these drafts the message's attachments, in the order given."""
@@ -99,7 +111,35 @@ class AttachmentRepository(Protocol):
     async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]: ...
 
     async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
-        """Which of these names a row names: as its file, or as its thumbnail when it has one."""
+        """Which of these names a row names: a content's file, or an attachment's thumbnail when
+        it has one. An attachment's own `filename` is not one: a second copy of known bytes under
+        it (two uploads of them at once, and a crash) is a leftover."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredContent:
+    """One copy of some bytes in the store, and how many attachments refer to it (always > 0: the
+    last reference to go deletes it)."""
+
+    sha256: str
+    name: str  # the store's name of the file
+    size: int
+    refs: int
+
+
+class ContentRepository(Protocol):
+    """The stored contents: one file per sha256, counted. References are dropped by deleting
+    attachments (`AttachmentRepository.delete`), never here."""
+
+    async def get(self, sha256: str) -> StoredContent | None: ...
+
+    async def refer(self, sha256: str, size: int, name: str | None) -> str | None:
+        """Adds a reference to the content of these bytes and returns its name, atomically: a
+        concurrent last delete either comes after (and leaves it) or before (and it is not found).
+        When no content holds them: with `name` (a file just published), records that file as
+        their content, with one reference, and returns `name`; without, returns None. Of two
+        uploads offering a name at once, one's becomes the content and the other refers to it."""
         ...
 
     async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:

@@ -7,6 +7,7 @@ from typing import Protocol
 from application.ports.event_log import EventLog
 from application.ports.repositories import (
     AttachmentRepository,
+    ContentRepository,
     ConversationRepository,
     MessageRepository,
     UploadSessionRepository,
@@ -19,6 +20,7 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepository
     messages: MessageRepository
     attachments: AttachmentRepository
+    contents: ContentRepository
     events: EventLog
     uploads: UploadSessionRepository
 

@@ -38,7 +38,7 @@ class PresignedDownloads:
 
     async def redirect(self, attachment: Attachment) -> Redirect:
         url = await self.links.presigned_download(
-            attachment.filename,
+            attachment.stored_as,  # the content's object, shared; the disposition is this attachment's
             content_type=attachment.content_type,
             content_disposition=content_disposition(attachment.original_name, attachment.extension),
             cache_control=f"private, max-age={MAX_AGE}",
