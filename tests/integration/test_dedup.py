@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +25,9 @@ from adapters.sql.database import create_engine, session_maker
 from adapters.sql.models import AttachmentRow, StoredContentRow
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.delete_media import DeleteMedia
+from application.messages import DeleteMessage
 from domain.attachment import Attachment
+from domain.errors import NotFound
 from domain.policy import MediaPolicy
 from entrypoints.app import create_app
 from entrypoints.di import UseCases, build_use_cases
@@ -306,3 +308,31 @@ async def test_an_upload_racing_the_last_delete_ends_with_one_file(
 
 def files_url(attachment: Attachment) -> str:
     return f"/api/v1/media/files/{attachment.filename}"
+
+
+async def test_an_upload_racing_the_delete_of_its_message_leaves_no_reference(
+    local: Service, database_settings: Settings
+) -> None:
+    """The message's delete drops its attachments' references itself (its cascade would not): an
+    upload to it at the same time lands before (and goes with it) or finds it gone."""
+    conversation = await local.api.conversation("alice", ["bob"])
+    async with instance(database_settings) as use_cases:
+        for round_ in range(ROUNDS):
+            message = str((await local.api.message("alice", conversation["id"]))["id"])
+            body = samples.sample("pdf", 7000 + round_)
+            landed: list[Attachment] = []
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(refused_or_into, landed, use_cases, message, body)
+                tg.start_soon(
+                    use_cases.delete_message, DeleteMessage(user_id="alice", message_id=uuid.UUID(message))
+                )
+            assert await local.refs() == {}
+            assert local.files() == set()
+    assert await local.rows() == 0
+
+
+async def refused_or_into(
+    landed: list[Attachment], use_cases: UseCases, message_id: str, body: bytes
+) -> None:
+    with suppress(NotFound):  # the message went first
+        await upload_into(landed, use_cases, "alice", message_id, body)

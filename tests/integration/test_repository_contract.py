@@ -442,6 +442,118 @@ async def test_deleting_one_attachment(uow: UnitOfWorkFactory) -> None:
         assert await tx.attachments.count_for_message(message.id) == 1
 
 
+async def refer_and_add(tx: UnitOfWork, each: Attachment, *, offer: bool = True) -> Attachment:
+    """What an upload does in its transaction: a reference to the content, then the row naming it."""
+    name = await tx.contents.refer(each.sha256, each.size, each.filename if offer else None)
+    assert name is not None
+    referring = replace(each, content_name=name)
+    await tx.attachments.add(referring)
+    return referring
+
+
+async def test_contents_count_their_references_and_the_last_says_its_file_goes(
+    uow: UnitOfWorkFactory,
+) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message, other = await post(uow, conversation), await post(uow, conversation)
+    sha = "ab" * 32
+    async with uow() as tx:
+        assert await tx.contents.get(sha) is None
+        assert await tx.contents.refer(sha, 10, None) is None  # nothing to refer to, nothing offered
+        first = await refer_and_add(tx, attachment(message))
+        second = await refer_and_add(tx, attachment(message))  # offers its name: refers to first's
+        third = await refer_and_add(tx, replace(attachment(other), thumbnail_sha256="cd" * 32), offer=False)
+        await tx.commit()
+    assert first.stored_as == second.stored_as == third.stored_as == first.filename
+    async with uow() as tx:
+        content = await tx.contents.get(sha)
+        assert content is not None
+        assert (content.name, content.size, content.refs) == (first.filename, first.size, 3)
+        assert await tx.attachments.delete(first.id) == []  # two left: the file stays
+        assert await tx.attachments.delete(first.id) == []  # gone already: no second drop
+        await tx.commit()
+    async with uow() as tx:
+        assert (await tx.contents.get(sha) or content).refs == 2
+        assert await tx.attachments.delete_for_message(message.id) == []
+        assert await tx.attachments.delete_for_message(other.id) == [
+            thumbnail_name(third.id),
+            first.filename,
+        ]
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.contents.get(sha) is None
+        assert await tx.contents.refer(sha, 10, None) is None  # the last went: nothing to refer to
+        assert await tx.attachments.stored_filenames([first.filename]) == frozenset()
+
+
+async def test_a_reference_rolled_back_is_not_counted(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    async with uow() as tx:
+        kept = await refer_and_add(tx, attachment(message))
+        await tx.commit()
+    async with uow() as tx:
+        await refer_and_add(tx, attachment(message))  # never committed
+    async with uow() as tx:
+        assert await tx.attachments.delete(kept.id) == [kept.filename]
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.contents.get(kept.sha256) is None
+
+
+async def test_a_message_deleted_drops_the_references_of_its_attachments(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message, kept = await post(uow, conversation), await post(uow, conversation)
+    async with uow() as tx:
+        twice = [await refer_and_add(tx, attachment(message)) for _ in range(2)]
+        stays = await refer_and_add(tx, attachment(kept))
+        alone = await refer_and_add(tx, replace(attachment(message), sha256="ef" * 32))
+        await tx.commit()
+    async with uow() as tx:
+        assert sorted(await tx.attachments.delete_for_message(message.id)) == [alone.filename]
+        await tx.messages.delete(message.id)
+        await tx.commit()
+    async with uow() as tx:
+        content = await tx.contents.get(stays.sha256)
+        assert content is not None
+        assert (content.name, content.refs) == (twice[0].filename, 1)
+        assert await tx.contents.get(alone.sha256) is None
+
+
+async def test_a_message_deleted_while_an_upload_to_it_commits_drops_that_reference_too(
+    uow: UnitOfWorkFactory,
+) -> None:
+    """The upload's row is in, not committed, when the message's delete starts: the delete waits
+    for it (PostgreSQL: the message's lock; SQLite: the one writer) and drops its reference, never
+    leaving it to the foreign key's cascade, which would delete the row and keep the count."""
+    if isinstance(uow, InMemoryUnitOfWorkFactory):
+        pytest.skip("the in-memory units of work do not run side by side")
+    conversation = group()
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    dropped: list[str] = []
+
+    async def delete_message() -> None:
+        async with uow() as tx:
+            dropped.extend(await tx.attachments.delete_for_message(message.id))
+            await tx.messages.delete(message.id)
+            await tx.commit()
+
+    async with uow() as upload:
+        landed = await refer_and_add(upload, attachment(message))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(delete_message)
+            await anyio.sleep(0.3)  # the delete is waiting by now (the outcome does not depend on it)
+            await upload.commit()
+    assert dropped == [landed.filename]
+    async with uow() as tx:
+        assert await tx.contents.get(landed.sha256) is None
+        assert await attachment_in(tx, attachment_id=landed.id) is None
+
+
 async def test_the_event_log_replays_a_members_conversations_in_cursor_order(uow: UnitOfWorkFactory) -> None:
     mine, theirs = group("alice", "bob"), group("carol")
     await add(uow, mine, theirs)
