@@ -21,7 +21,14 @@ from adapters.sql.database import (
     session_maker,
     upgrade_to_head,
 )
-from adapters.sql.models import ConversationRow, EventRow, metadata
+from adapters.sql.models import (
+    AttachmentRow,
+    ConversationRow,
+    EventRow,
+    MessageRow,
+    StoredContentRow,
+    metadata,
+)
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.events import MessageDeleted
 from tests.databases import create_pg_database, drop_pg_database, sqlite_url_of
@@ -124,5 +131,70 @@ async def test_the_event_cursor_goes_on_from_the_newest_event_logged_before_it(e
                 )
             )
             assert await connection.scalar(select(func.max(EventRow.id))) == newest + 2
+    finally:
+        await engine.dispose()
+
+
+async def test_the_contents_are_backfilled_one_per_sha256_counting_its_attachments(empty_url: str) -> None:
+    """Attachments from before one copy per content: each sha256 becomes one content, stored as
+    the first of its files by name and counted once per attachment; no file moves, and the copies
+    left unnamed are for the orphan sweep."""
+    config = alembic_config(empty_url)
+    command.upgrade(config, "5d0c1e7a9b21")  # the revision before the contents
+    engine = create_engine(empty_url)
+    now = datetime.now(UTC)
+    conversation, message = uuid.uuid4(), uuid.uuid4()
+    shared = sorted(f"{uuid.uuid4()}.png" for _ in range(3))
+    alone = f"{uuid.uuid4()}.pdf"
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(ConversationRow).values(
+                    id=conversation, kind="group", last_seq=1, created_at=now, last_activity_at=now
+                )
+            )
+            await connection.execute(
+                insert(MessageRow.__table__).values(
+                    id=message,
+                    conversation_id=conversation,
+                    seq=1,
+                    sender_id="alice",
+                    content="",
+                    has_media=True,
+                    created_at=now,
+                )
+            )
+            for position, (name, sha) in enumerate([*((n, "ab" * 32) for n in shared), (alone, "cd" * 32)]):
+                await connection.execute(
+                    insert(AttachmentRow.__table__).values(
+                        id=uuid.uuid4(),
+                        message_id=message,
+                        position=position,
+                        uploader_id="alice",
+                        filename=name,
+                        original_name=name,
+                        content_type="image/png",
+                        kind="image",
+                        size=10,
+                        sha256=sha,
+                        created_at=now,
+                    )
+                )
+        await engine.dispose()
+        command.upgrade(config, "head")
+        async with engine.connect() as connection:
+            contents = {
+                row.sha256: (row.name, row.refs)
+                for row in await connection.execute(
+                    select(StoredContentRow.sha256, StoredContentRow.name, StoredContentRow.refs)
+                )
+            }
+            named = dict(
+                (await connection.execute(select(AttachmentRow.filename, AttachmentRow.content_name))).all()
+            )
+        assert contents == {"ab" * 32: (shared[0], 3), "cd" * 32: (alone, 1)}
+        assert named == {**dict.fromkeys(shared, shared[0]), alone: alone}
+        await engine.dispose()
+        command.downgrade(config, "5d0c1e7a9b21")
     finally:
         await engine.dispose()
