@@ -4,6 +4,7 @@ leaves no row without its file after a crash at any point."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,10 +18,13 @@ from application.events import Logged, MediaAttached
 from application.ports.unit_of_work import UnitOfWork
 from domain.attachment import Attachment, stored_name, thumbnail_name
 from domain.conversation import Conversation, Message
+from domain.errors import StorageUnavailable
 from domain.policy import display_name
 
 if TYPE_CHECKING:
     from application.upload_media import StagedUpload, UploadMedia
+
+log = logging.getLogger(__name__)
 
 
 async def attachable(
@@ -44,7 +48,7 @@ async def commit_upload(
     One copy per content: bytes already stored (the same sha256) are not published again but
     referred to. Should their last reference go between the look-up and the transaction, the
     transaction finds no content to refer to: it is rolled back, those files are published under
-    their own names, and it runs once more (offering a name, it cannot fail that way again)."""
+    their own names, and it runs again (a file offering its name cannot fail that way)."""
     now = use_case.clock.now()
     attachments = [_attachment(item, uploader_id, message, now) for item in files]
     published: list[str] = []
@@ -59,13 +63,13 @@ async def commit_upload(
             if item.sha256 not in known:
                 await _publish(item, attachment, published, offered)
         committed = await _commit(use_case, uploader_id, message, attachments, offered, now)
-        if isinstance(committed, _ContentGone):
+        # Each run publishes what the last one missed, and a file offering its name is never
+        # missing: at most one run per file more.
+        while isinstance(committed, _ContentGone):
             for item, attachment in zip(files, attachments, strict=True):
                 if attachment.filename in committed.missing:
                     await _publish(item, attachment, published, offered)
             committed = await _commit(use_case, uploader_id, message, attachments, offered, now)
-            # Every file the first run missed now offers its name: no content can be missing.
-            assert isinstance(committed, _Committed)
     except BaseException:
         with anyio.CancelScope(shield=True):
             for filename in published:
@@ -73,7 +77,10 @@ async def commit_upload(
         raise
     for attachment in committed.attachments:
         if attachment.filename in offered and attachment.stored_as != attachment.filename:
-            await use_case.files.delete(attachment.filename)  # another upload's copy came first
+            try:  # another upload's copy of the same bytes came first: this one is not needed
+                await use_case.files.delete(attachment.filename)
+            except StorageUnavailable:  # committed all the same; no content names it: swept later
+                log.warning("could not remove %s, a second copy; the sweeper will", attachment.filename)
     if committed.logged is not None and committed.conversation is not None:
         await use_case.broadcaster.publish(committed.logged, committed.conversation.member_ids)
     return committed.attachments

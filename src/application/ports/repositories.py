@@ -65,7 +65,8 @@ class MessageRepository(Protocol):
     async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None: ...
 
     async def delete(self, message_id: uuid.UUID) -> None:
-        """Deletes the message and, by cascade, its attachment rows."""
+        """Deletes the message and, by cascade, its attachment rows; the cascade drops no reference
+        to their contents: `AttachmentRepository.delete_for_message` goes first."""
         ...
 
 
