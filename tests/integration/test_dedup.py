@@ -122,6 +122,25 @@ async def s3(settings: Settings, s3_config: Any, moto: Moto) -> AsyncIterator[Se
         yield service
 
 
+@dataclass
+class Racing:
+    service: Service  # to set up and to look
+    settings: Settings  # for the instance that races
+
+
+@pytest.fixture(params=["disk", pytest.param("s3", marks=pytest.mark.s3)])
+async def racing(request: pytest.FixtureRequest, database_settings: Settings) -> AsyncIterator[Racing]:
+    """The races on each store, over each database."""
+    if request.param == "disk":
+        async for service in service_of(database_settings):
+            yield Racing(service, database_settings)
+        return
+    s3_config, moto = request.getfixturevalue("s3_config"), request.getfixturevalue("moto")
+    configured = replace(database_settings, s3=s3_settings(s3_config))
+    async for service in service_of(configured, lambda: set(contents(moto, s3_config.bucket).objects)):
+        yield Racing(service, configured)
+
+
 async def message_in(service: Service, user: str, members: list[str], kind: str = "group") -> str:
     conversation = await service.api.conversation(user, members, kind)
     return str((await service.api.message(user, conversation["id"]))["id"])
@@ -261,9 +280,8 @@ async def upload_into(
     answers.append(await upload_with(use_cases, user, message_id, body))
 
 
-async def test_two_uploads_of_the_same_bytes_at_once_store_one_file(
-    local: Service, database_settings: Settings
-) -> None:
+async def test_two_uploads_of_the_same_bytes_at_once_store_one_file(racing: Racing) -> None:
+    local, database_settings = racing.service, racing.settings
     message = await message_in(local, "alice", ["bob"])
     async with instance(database_settings) as use_cases:
         for round_ in range(ROUNDS):
@@ -281,9 +299,8 @@ async def test_two_uploads_of_the_same_bytes_at_once_store_one_file(
                 assert await local.get(answer.uploader_id, {"url": files_url(answer)}) == (200, body)
 
 
-async def test_an_upload_racing_the_last_delete_ends_with_one_file(
-    local: Service, database_settings: Settings
-) -> None:
+async def test_an_upload_racing_the_last_delete_ends_with_one_file(racing: Racing) -> None:
+    local, database_settings = racing.service, racing.settings
     message = await message_in(local, "alice", ["bob"])
     async with instance(database_settings) as use_cases:
         for round_ in range(ROUNDS):
@@ -310,9 +327,8 @@ def files_url(attachment: Attachment) -> str:
     return f"/api/v1/media/files/{attachment.filename}"
 
 
-async def test_an_upload_racing_the_delete_of_its_message_leaves_no_reference(
-    local: Service, database_settings: Settings
-) -> None:
+async def test_an_upload_racing_the_delete_of_its_message_leaves_no_reference(racing: Racing) -> None:
+    local, database_settings = racing.service, racing.settings
     """The message's delete drops its attachments' references itself (its cascade would not): an
     upload to it at the same time lands before (and goes with it) or finds it gone."""
     conversation = await local.api.conversation("alice", ["bob"])
