@@ -18,7 +18,7 @@ from application.events import Logged, MediaAttached
 from application.ports.unit_of_work import UnitOfWork
 from domain.attachment import Attachment, stored_name, thumbnail_name
 from domain.conversation import Conversation, Message
-from domain.errors import StorageUnavailable
+from domain.errors import NotFound, StorageUnavailable
 from domain.policy import display_name
 
 if TYPE_CHECKING:
@@ -126,6 +126,8 @@ async def _commit(
         if message is not None:
             # Checked again inside the transaction: the message may have gone meanwhile.
             current, conversation = await attachable(uow, message.id, uploader_id)
+            if not await uow.messages.hold(current.id):
+                raise NotFound("No such message.")  # deleted since: as if it never was
         contents: dict[str, str] = {}
         missing: set[str] = set()
         for attachment in sorted(attachments, key=lambda a: a.sha256):  # row locks in one order

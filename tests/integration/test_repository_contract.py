@@ -554,6 +554,16 @@ async def test_a_message_deleted_while_an_upload_to_it_commits_drops_that_refere
         assert await attachment_in(tx, attachment_id=landed.id) is None
 
 
+async def test_a_message_is_held_for_its_attachments_while_it_is_there(uow: UnitOfWorkFactory) -> None:
+    conversation = group()
+    await add(uow, conversation)
+    message = await post(uow, conversation)
+    async with uow() as tx:
+        assert await tx.messages.hold(message.id) is True
+        assert await tx.messages.hold(uuid.uuid4()) is False
+        await tx.commit()
+
+
 async def test_the_event_log_replays_a_members_conversations_in_cursor_order(uow: UnitOfWorkFactory) -> None:
     mine, theirs = group("alice", "bob"), group("carol")
     await add(uow, mine, theirs)

@@ -85,6 +85,9 @@ class InMemoryMessageRepository:
     async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None:
         self._db.messages[message_id] = replace(self._db.messages[message_id], has_media=has_media)
 
+    async def hold(self, message_id: uuid.UUID) -> bool:
+        return message_id in self._db.messages  # one unit of work at a time: nothing to lock
+
     async def delete(self, message_id: uuid.UUID) -> None:
         # As the SQL cascade does: the rows alone (`delete_for_message` drops their references).
         self._db.messages.pop(message_id, None)

@@ -61,6 +61,14 @@ class SqlMessageRepository:
             .execution_options(synchronize_session="fetch")
         )
 
+    async def hold(self, message_id: uuid.UUID) -> bool:
+        # PostgreSQL: the key-share lock an attachment's foreign key check would take anyway, taken
+        # first; the message's delete (FOR UPDATE) waits for it. SQLite renders no lock: one writer.
+        held = await self._session.scalar(
+            select(MessageRow.id).where(MessageRow.id == message_id).with_for_update(key_share=True)
+        )
+        return held is not None
+
     async def delete(self, message_id: uuid.UUID) -> None:
         # The attachment rows go by the foreign key's ON DELETE CASCADE, in the same statement.
         await self._rows.delete_where(MessageRow.id == message_id, sanity_check=False)

@@ -64,6 +64,12 @@ class MessageRepository(Protocol):
 
     async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None: ...
 
+    async def hold(self, message_id: uuid.UUID) -> bool:
+        """Keeps the message from being deleted until the transaction ends, for attachments being
+        added to it (before their contents' rows are locked: a message's delete takes the message,
+        then those rows, and both take them in that order); False when it is gone."""
+        ...
+
     async def delete(self, message_id: uuid.UUID) -> None:
         """Deletes the message and, by cascade, its attachment rows; the cascade drops no reference
         to their contents: `AttachmentRepository.delete_for_message` goes first."""
