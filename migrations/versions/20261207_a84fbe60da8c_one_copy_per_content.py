@@ -1,7 +1,7 @@
 """one copy per content: stored_contents, counted, and the attachments' content_name
 
 Revision ID: a84fbe60da8c
-Revises: 5d0c1e7a9b21
+Revises: a7c4e2f19d36
 Create Date: 2026-12-07 12:22:39.365821+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a84fbe60da8c"
-down_revision: str | None = "5d0c1e7a9b21"
+down_revision: str | None = "a7c4e2f19d36"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -140,7 +140,7 @@ async def test_the_contents_are_backfilled_one_per_sha256_counting_its_attachmen
     the first of its files by name and counted once per attachment; no file moves, and the copies
     left unnamed are for the orphan sweep."""
     config = alembic_config(empty_url)
-    command.upgrade(config, "5d0c1e7a9b21")  # the revision before the contents
+    command.upgrade(config, "a7c4e2f19d36")  # the revision before the contents
     engine = create_engine(empty_url)
     now = datetime.now(UTC)
     conversation, message = uuid.uuid4(), uuid.uuid4()
@@ -195,6 +195,6 @@ async def test_the_contents_are_backfilled_one_per_sha256_counting_its_attachmen
         assert contents == {"ab" * 32: (shared[0], 3), "cd" * 32: (alone, 1)}
         assert named == {**dict.fromkeys(shared, shared[0]), alone: alone}
         await engine.dispose()
-        command.downgrade(config, "5d0c1e7a9b21")
+        command.downgrade(config, "a7c4e2f19d36")
     finally:
         await engine.dispose()

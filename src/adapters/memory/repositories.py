@@ -171,6 +171,14 @@ class InMemoryAttachmentRepository:
             c.name for c in self._db.contents.values() if c.name in wanted
         )
 
+    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
+        found = sorted((a for a in self._db.attachments.values() if a.unscanned), key=lambda a: a.id)
+        return [a for a in found if after is None or a.id > after][:limit]
+
+    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
+        if (attachment := self._db.attachments.get(attachment_id)) is not None:
+            self._db.attachments[attachment_id] = replace(attachment, unscanned=False)
+
 
 class InMemoryContentRepository:
     def __init__(self, db: MemoryDatabase) -> None:
@@ -188,14 +196,6 @@ class InMemoryContentRepository:
             return None
         self._db.contents[sha256] = StoredContent(sha256=sha256, name=name, size=size, refs=1)
         return name
-
-    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
-        found = sorted((a for a in self._db.attachments.values() if a.unscanned), key=lambda a: a.id)
-        return [a for a in found if after is None or a.id > after][:limit]
-
-    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
-        if (attachment := self._db.attachments.get(attachment_id)) is not None:
-            self._db.attachments[attachment_id] = replace(attachment, unscanned=False)
 
 
 class InMemoryUploadSessionRepository:

@@ -123,6 +123,15 @@ class AttachmentRepository(Protocol):
         it (two uploads of them at once, and a crash) is a leftover."""
         ...
 
+    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
+        """At most `limit` attachments stored while the scanner did not answer, in id order, after
+        `after` when given (the sweep pages through them)."""
+        ...
+
+    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
+        """Records that the scanner found the file clean; a missing row is not an error."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredContent:
@@ -147,15 +156,6 @@ class ContentRepository(Protocol):
         When no content holds them: with `name` (a file just published), records that file as
         their content, with one reference, and returns `name`; without, returns None. Of two
         uploads offering a name at once, one's becomes the content and the other refers to it."""
-        ...
-
-    async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
-        """At most `limit` attachments stored while the scanner did not answer, in id order, after
-        `after` when given (the sweep pages through them)."""
-        ...
-
-    async def mark_scanned(self, attachment_id: uuid.UUID) -> None:
-        """Records that the scanner found the file clean; a missing row is not an error."""
         ...
 
 
