@@ -1,6 +1,6 @@
 """Real photos and videos for the media-processing tests, made here: Pillow writes JPEGs with GPS in
-their EXIF (as a phone does), PNGs and WebPs with text, EXIF and XMP, animations; ffmpeg, where it
-is installed, a two-second video.
+their EXIF (as a phone does), pillow-heif HEICs likewise, PNGs and WebPs with text, EXIF and XMP,
+animations; ffmpeg, where it is installed, a two-second video.
 
 Every picture is split into a red left part and a blue right part (a quarter of the width), so a
 test can tell from the pixels which way it was turned.
@@ -62,6 +62,30 @@ def jpeg(width: int = 400, height: int = 300, *, orientation: int = 1, gps: bool
     exif = phone_exif(orientation) if gps else Image.Exif()
     picture(width, height).save(out, "JPEG", quality=90, exif=exif, xmp=XMP, comment=b"taken at home")
     return out.getvalue()
+
+
+def heic(width: int = 400, height: int = 300, *, orientation: int = 1, quality: int = 80) -> bytes:
+    """A photo as an iPhone writes it: HEVC in HEIF, EXIF with the place and the orientation, and
+    the container's own rotation (`irot`) that says the same (pillow-heif writes both)."""
+    import pillow_heif
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(picture(width, height)).save(
+        out, quality=quality, exif=phone_exif(orientation).tobytes(), xmp=XMP
+    )
+    return out.getvalue()
+
+
+def heif_gps(data: bytes) -> bool:
+    """Whether a HEIF's EXIF says where it was taken."""
+    import pillow_heif
+
+    exif = pillow_heif.open_heif(io.BytesIO(data)).info.get("exif")
+    if not exif:
+        return False
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return bool(parsed.get_ifd(GPS_IFD))
 
 
 def png(width: int = 64, height: int = 48) -> bytes:

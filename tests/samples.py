@@ -454,6 +454,18 @@ def _esds() -> bytes:
     return _full_box(b"esds", 0, es + b"\x06\x01\x02")
 
 
+def _heif(major: bytes, *brands: bytes) -> Callable[[int], bytes]:
+    """The head of a HEIF: its `ftyp` brands, then a `free` box for the padding. It sniffs as a
+    HEIF and passes the body checks; it holds no image, so no decoder reads it (the real ones are
+    made by pillow-heif in tests/photos.py)."""
+
+    def build(room: int) -> bytes:
+        head = _box(b"ftyp", major + bytes(4) + b"".join(brands))
+        return head + _box(b"free", bytes(room))
+
+    return build
+
+
 def _mp4(room: int) -> bytes:
     ftyp = b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41"
     return _iso_media(ftyp, b"mp4v" + _esds(), room)
@@ -589,6 +601,8 @@ _BUILDERS: dict[str, Callable[[int], bytes]] = {
     "gif": _gif,
     "webp": _webp,
     "bmp": _bmp,
+    "heic": _heif(b"heic", b"mif1", b"heic", b"miaf"),
+    "heif": _heif(b"mif1", b"mif1", b"miaf"),
     "pdf": _pdf,
     "doc": _doc,
     "docx": _docx,

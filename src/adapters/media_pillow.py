@@ -10,6 +10,8 @@ For each admitted image, in a worker thread:
 3. the first frame is decoded at reduced size (libjpeg's DCT scaling for JPEG) into a WebP
    thumbnail of at most THUMBNAIL_MAX_SIDE pixels on its long side, and a BlurHash.
 An image that does not decode whole (truncated, damaged) is kept, rewritten, without thumbnail.
+A HEIC/HEIF photo is decoded by `heif_photos` instead, upright, and stored as a JPEG (step 1 and 2
+in one); its thumbnail is made as any image's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import blurhash
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
+from adapters import heif_photos
 from adapters.image_containers import DamagedImage, Layout, rewrite
 from adapters.media_workers import MediaWorkers
 from application.ports.files import MediaSource
@@ -35,6 +38,8 @@ _FORMAT_OF = {
     "image/gif": "GIF",
     "image/webp": "WEBP",
     "image/bmp": "BMP",
+    "image/heic": "HEIF",
+    "image/heif": "HEIF",
 }
 _ORIENTATION = 0x0112
 _TURN = {
@@ -72,6 +77,8 @@ class PillowImageProcessor:
 
     def process_bytes(self, data: bytes, image_format: str) -> ProcessedMedia:
         """The whole job, synchronously: what runs in the worker thread."""
+        if image_format == "HEIF":
+            return self._from_heif(data)
         try:
             rewritten = rewrite(data, image_format, frame_limit=self._policy.max_image_frames)
         except DamagedImage as exc:
@@ -88,6 +95,20 @@ class PillowImageProcessor:
             raise ImageTooLarge(f"The image is too large to decode: {exc}") from None
         except UnidentifiedImageError:
             raise UnsupportedMediaType(f"The file is not a readable {image_format} image.") from None
+
+    def _from_heif(self, data: bytes) -> ProcessedMedia:
+        image, subsampling = heif_photos.decode_upright(data, self._policy)
+        content = heif_photos.to_jpeg(image, subsampling)
+        width, height = image.size
+        thumbnail = make_thumbnail(image)
+        return _processed(
+            content,
+            width,
+            height,
+            thumbnail,
+            content_type=heif_photos.JPEG_CONTENT_TYPE,
+            extension=heif_photos.JPEG_EXTENSION,
+        )
 
     def _finish(self, image: Image.Image, layout: Layout, stripped: bytes) -> ProcessedMedia:
         orientation = _orientation(image)
@@ -120,9 +141,19 @@ class PillowImageProcessor:
         return _processed(stripped, width, height, thumbnail)
 
 
-def _processed(content: bytes, width: int, height: int, thumbnail: Thumbnail) -> ProcessedMedia:
+def _processed(
+    content: bytes,
+    width: int,
+    height: int,
+    thumbnail: Thumbnail,
+    *,
+    content_type: str | None = None,
+    extension: str | None = None,
+) -> ProcessedMedia:
     return ProcessedMedia(
         content=content,
+        content_type=content_type,
+        extension=extension,
         thumbnail=thumbnail.webp,
         width=width,
         height=height,

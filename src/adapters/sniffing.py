@@ -11,6 +11,10 @@ come (each found by running filetype 1.2 on real files):
 - filetype takes any "BM" for a BMP, which would refuse a text starting "BMW" and admit two bytes as
   an image: a BMP needs its file header;
 - ISO media whose brands filetype does not list (iso2…iso9, avc1, dash) is still MP4;
+- HEIF (an iPhone's photos) is ISO media too, told by its `ftyp` brands: filetype knows only a major
+  brand `heic`, or `mif1`/`msf1` with `heic` among the others. Any HEVC image brand (heic, heix,
+  heim, heis, and the sequences' hevc, hevx...) makes it `image/heic`; the bare image-file brands
+  (mif1, msf1) without an AV1 one make it `image/heif` (whether it decodes is the processor's call);
 - RAR's MIME type has two spellings.
 """
 
@@ -30,6 +34,9 @@ _BMP_INFO_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})  # the DIB heade
 _MP4_BRANDS = frozenset({b"avc1", b"dash", b"mp71", b"M4V ", b"M4VP", b"MSNV"}) | {
     f"iso{n}".encode() for n in range(2, 10)
 }
+_HEVC_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+_HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+_AV1_IMAGE_BRANDS = frozenset({b"avif", b"avis"})
 
 
 class FiletypeSniffer:
@@ -42,6 +49,8 @@ class FiletypeSniffer:
             return None
         if mime is None and head.startswith(_OLE2):
             return "application/msword" if _WORD_STREAM in head else "application/x-ole-storage"
+        if mime is None and (heif := _heif_type(head)):
+            return heif
         if mime is None and _is_mp4(head):
             return "video/mp4"
         return mime
@@ -67,11 +76,29 @@ def _is_bmp(head: bytes) -> bool:
     return info_size in _BMP_INFO_SIZES and offset >= 14 + info_size
 
 
-def _is_mp4(head: bytes) -> bool:
+def _ftyp_brands(head: bytes) -> tuple[bytes, frozenset[bytes]] | None:
+    """An ISO media file's major brand and all its brands (the major among them), from `ftyp`."""
     if len(head) < 16 or head[4:8] != b"ftyp":
-        return False
+        return None
     (box_size,) = struct.unpack_from(">I", head)
     if not 16 <= box_size <= len(head):
-        return False
-    brands = {head[8:12]} | {head[at : at + 4] for at in range(16, box_size - 3, 4)}
-    return not brands.isdisjoint(_MP4_BRANDS)
+        return None
+    major = head[8:12]
+    return major, frozenset({major} | {head[at : at + 4] for at in range(16, box_size - 3, 4)})
+
+
+def _heif_type(head: bytes) -> str | None:
+    found = _ftyp_brands(head)
+    if found is None:
+        return None
+    major, brands = found
+    if not brands.isdisjoint(_HEVC_IMAGE_BRANDS):
+        return "image/heic"
+    if major in _HEIF_BRANDS and brands.isdisjoint(_AV1_IMAGE_BRANDS):
+        return "image/heif"
+    return None
+
+
+def _is_mp4(head: bytes) -> bool:
+    found = _ftyp_brands(head)
+    return found is not None and not found[1].isdisjoint(_MP4_BRANDS)

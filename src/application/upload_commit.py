@@ -159,14 +159,16 @@ async def _commit(
 
 def _attachment(item: StagedUpload, uploader_id: str, message: Message | None, now: datetime) -> Attachment:
     attachment_id = uuid.uuid4()
-    admission = item.received.admission
+    admission, processed = item.received.admission, item.processed
     return Attachment(
         id=attachment_id,
         message_id=None if message is None else message.id,
         uploader_id=uploader_id,
-        filename=stored_name(attachment_id, admission.extension),
+        # A converted file (a HEIC stored as JPEG) is stored and served as what it became; the name
+        # shown keeps what the uploader called it.
+        filename=stored_name(attachment_id, processed.extension or admission.extension),
         original_name=display_name(item.received.original_name, admission.extension),
-        content_type=admission.content_type,
+        content_type=processed.content_type or admission.content_type,
         kind=admission.kind,
         size=item.size,
         sha256=item.sha256,

@@ -25,13 +25,14 @@ SNIFF_WINDOW = 8192  # enough for every signature below, OOXML's "word/" entry i
 MAX_DISPLAY_NAME = 255
 MAX_FILES_PER_MESSAGE = 10  # files one upload carries, and files one message holds
 
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "bmp")
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic", "heif")
 DOCUMENT_EXTENSIONS = ("pdf", "doc", "docx", "txt", "zip", "rar")
 VIDEO_EXTENSIONS = ("mp4", "avi", "mov", "mkv", "webm")
 
 # What a file with this extension may be, by the MIME type its signature gives. `None` stands for
 # "no known signature", which only plain text may have. The ISO media family (mp4, mov) shares one
-# container, and WebM is a Matroska profile, so each accepts its sibling; nothing else crosses.
+# container, and WebM is a Matroska profile, so each accepts its sibling; nothing else crosses. HEIC
+# and HEIF are one format named two ways (the brands of one container), stored as JPEG.
 ACCEPTED_SIGNATURES: Mapping[str, frozenset[str | None]] = MappingProxyType(
     {
         "jpg": frozenset({"image/jpeg"}),
@@ -40,6 +41,8 @@ ACCEPTED_SIGNATURES: Mapping[str, frozenset[str | None]] = MappingProxyType(
         "gif": frozenset({"image/gif"}),
         "webp": frozenset({"image/webp"}),
         "bmp": frozenset({"image/bmp"}),
+        "heic": frozenset({"image/heic", "image/heif"}),
+        "heif": frozenset({"image/heif", "image/heic"}),
         "pdf": frozenset({"application/pdf"}),
         "doc": frozenset({"application/msword"}),
         "docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),

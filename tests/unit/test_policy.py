@@ -36,6 +36,8 @@ EXPECTED = {
     "gif": (MediaKind.IMAGE, "image/gif"),
     "webp": (MediaKind.IMAGE, "image/webp"),
     "bmp": (MediaKind.IMAGE, "image/bmp"),
+    "heic": (MediaKind.IMAGE, "image/heic"),
+    "heif": (MediaKind.IMAGE, "image/heif"),
     "pdf": (MediaKind.DOCUMENT, "application/pdf"),
     "doc": (MediaKind.DOCUMENT, "application/msword"),
     "docx": (MediaKind.DOCUMENT, DOCX),
@@ -257,6 +259,28 @@ def test_iso_media_with_brands_filetype_does_not_list_is_mp4(brands: tuple[bytes
 def test_iso_audio_and_still_images_are_no_video(brands: tuple[bytes, ...]) -> None:
     with pytest.raises(UnsupportedMediaType):
         POLICY.admit("clip.mp4", SNIFFER.sniff(ftyp(*brands)))
+
+
+@pytest.mark.parametrize(
+    ("brands", "sniffed"),
+    [
+        ((b"heic", b"mif1", b"heic"), "image/heic"),  # an iPhone's
+        ((b"heix", b"mif1", b"heix"), "image/heic"),  # 10-bit, which filetype does not know
+        ((b"mif1", b"mif1", b"heic"), "image/heic"),
+        ((b"msf1", b"msf1", b"hevc"), "image/heic"),  # an image sequence (a burst, a Live Photo)
+        ((b"mif1", b"mif1", b"miaf"), "image/heif"),
+    ],
+)
+def test_heif_is_told_by_its_brands(brands: tuple[bytes, ...], sniffed: str) -> None:
+    assert SNIFFER.sniff(ftyp(*brands)) == sniffed
+    for name in ("IMG_0001.HEIC", "photo.heif"):
+        assert POLICY.admit(name, sniffed).content_type == sniffed
+
+
+@pytest.mark.parametrize("brands", [(b"avif", b"mif1", b"miaf"), (b"mif1", b"avif"), (b"isom", b"mp41")])
+def test_avif_and_video_are_no_heif(brands: tuple[bytes, ...]) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        POLICY.admit("IMG_0001.heic", SNIFFER.sniff(ftyp(*brands)))
 
 
 def test_both_rar_versions_and_both_spellings_are_rar(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -191,3 +191,26 @@ async def test_a_restaged_output_is_what_is_stored_hashed_and_sized_and_nothing_
     assert shown.scrubbed is True
     assert set(world.files.files) == {shown.filename}  # the upload's own bytes were not published
     assert world.files.staged_open == 0
+async def test_a_heic_is_stored_as_the_jpeg_it_became_under_its_own_name() -> None:
+    world = World.with_processing()
+    message = await alices_message(world)
+
+    [attachment] = await world.attach(message, ("IMG_0001.HEIC", photos.heic(400, 300, orientation=6)))
+
+    stored, _ = world.files.files[attachment.filename]
+    assert (attachment.content_type, attachment.extension) == ("image/jpeg", "jpg")
+    assert attachment.original_name == "IMG_0001.HEIC"
+    assert Image.open(io.BytesIO(stored)).format == "JPEG"
+    assert not photos.has_gps(stored)
+    assert (attachment.width, attachment.height) == (300, 400)
+    assert set(world.files.files) == {attachment.filename, thumbnail_name(attachment.id)}
+    async with world.serve("bob", attachment.filename) as download:
+        assert (download.content_type, download.extension) == ("image/jpeg", "jpg")
+
+
+def test_a_conversion_names_its_bytes_their_type_and_extension_together() -> None:
+    with pytest.raises(ValueError, match="together"):
+        ProcessedMedia(content=b"x", content_type="image/jpeg")
+    with pytest.raises(ValueError, match="together"):
+        ProcessedMedia(content_type="image/jpeg", extension="jpg")
+    assert ProcessedMedia(content=b"x", content_type="image/jpeg", extension="jpg").extension == "jpg"

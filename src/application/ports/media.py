@@ -40,12 +40,22 @@ class ProcessedMedia:
     content: bytes | None = None
     restaged: Restaged | None = None
     scrubbed: bool | None = None  # videos: False when the container was kept as it came (see `note`)
+    # What `content` is when processing converted it (a HEIC stored as a JPEG): the stored file's
+    # MIME type and extension, both or neither; None: what the upload was admitted as.
+    content_type: str | None = None
+    extension: str | None = None
     thumbnail: bytes | None = None  # a WebP of at most THUMBNAIL_MAX_SIDE pixels on its long side
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
     blurhash: str | None = None
     note: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.content_type is None) != (self.extension is None) or (
+            self.content_type is not None and self.content is None
+        ):
+            raise ValueError("a conversion names its bytes, their content type and extension together")
 
 
 class MediaProcessor(Protocol):
