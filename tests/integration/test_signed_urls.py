@@ -321,7 +321,7 @@ async def test_the_policy_tells_a_client_what_an_upload_must_be(
         after = (await client.get("/api/v1/media/policy", headers=bearer("alice"))).json()
     assert before["max_upload_size"] == 5_000
     assert before["extensions"] == {
-        "image": ["bmp", "gif", "jpeg", "jpg", "png", "webp"],
+        "image": ["bmp", "gif", "heic", "heif", "jpeg", "jpg", "png", "webp"],
         "document": ["doc", "docx", "pdf", "rar", "txt", "zip"],
         "video": ["avi", "mkv", "mov", "mp4", "webm"],
     }
