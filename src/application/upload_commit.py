@@ -16,7 +16,7 @@ import anyio
 from application.access import message_in_conversation
 from application.events import Logged, MediaAttached
 from application.ports.unit_of_work import UnitOfWork
-from domain.attachment import Attachment, stored_name, thumbnail_name
+from domain.attachment import Attachment, Rendition, rendition_name, stored_name
 from domain.conversation import Conversation, Message
 from domain.errors import NotFound, StorageUnavailable
 from domain.policy import display_name
@@ -40,10 +40,10 @@ async def attachable(
 async def commit_upload(
     use_case: UploadMedia, uploader_id: str, message: Message | None, files: Sequence[StagedUpload]
 ) -> list[Attachment]:
-    """Publishes the files whose bytes are not stored yet (and every thumbnail), then commits their
-    rows, their references to their contents and, for a message, its event; then removes the
-    copies another upload of the same bytes made unneeded meanwhile, and tells the members. A
-    failure before the commit removes every file it published.
+    """Publishes the files whose bytes are not stored yet (and every rendition: thumbnail, preview),
+    then commits their rows, their references to their contents and, for a message, its event; then
+    removes the copies another upload of the same bytes made unneeded meanwhile, and tells the
+    members. A failure before the commit removes every file it published.
 
     One copy per content: bytes already stored (the same sha256) are not published again but
     referred to. Should their last reference go between the look-up and the transaction, the
@@ -57,9 +57,9 @@ async def commit_upload(
             known = {item.sha256 for item in files if await uow.contents.get(item.sha256) is not None}
         offered: set[str] = set()  # the attachments whose bytes are published under their name
         for item, attachment in zip(files, attachments, strict=True):
-            if item.thumbnail is not None:
-                await item.thumbnail.publish(thumbnail_name(attachment.id))
-                published.append(thumbnail_name(attachment.id))
+            for rendition, staged in item.renditions.items():
+                await staged.staged.publish(rendition_name(attachment.id, rendition))
+                published.append(rendition_name(attachment.id, rendition))
             if item.sha256 not in known:
                 await _publish(item, attachment, published, offered)
         committed = await _commit(use_case, uploader_id, message, attachments, offered, now)
@@ -177,7 +177,13 @@ def _attachment(item: StagedUpload, uploader_id: str, message: Message | None, n
         height=item.processed.height,
         duration_s=item.processed.duration_s,
         blurhash=item.processed.blurhash,
-        thumbnail_sha256=item.thumbnail_sha256,
+        thumbnail_sha256=_digest(item, Rendition.THUMBNAIL),
+        preview_sha256=_digest(item, Rendition.PREVIEW),
         scrubbed=item.processed.scrubbed,
         unscanned=item.unscanned,
     )
+
+
+def _digest(item: StagedUpload, rendition: Rendition) -> str | None:
+    staged = item.renditions.get(rendition)
+    return None if staged is None else staged.sha256

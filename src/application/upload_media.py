@@ -22,7 +22,7 @@ from application.ports.media import MediaProcessor, ProcessedMedia
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.scanning import Scanning, scan_upload
 from application.upload_commit import attachable, commit_upload
-from domain.attachment import Attachment, MediaKind
+from domain.attachment import Attachment, MediaKind, Rendition
 from domain.conversation import Message
 from domain.errors import InvalidInput, MalformedUpload
 from domain.policy import MAX_FILES_PER_MESSAGE, MediaPolicy
@@ -39,9 +39,16 @@ class StagedUpload:
     size: int
     sha256: str
     processed: ProcessedMedia = field(default_factory=ProcessedMedia)
-    thumbnail: StagedFile | None = None
-    thumbnail_sha256: str | None = None
+    renditions: dict[Rendition, StagedRendition] = field(default_factory=dict)
     unscanned: bool = False  # the scanner did not answer and scanning fails open
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRendition:
+    """A thumbnail or preview made of a file, staged to be published beside it."""
+
+    staged: StagedFile
+    sha256: str
 
 
 class UploadMedia:
@@ -60,9 +67,9 @@ class UploadMedia:
       (`application.scanning`): malware refuses the upload (422), a scanner down 503 or, failing
       open, the files stored marked unscanned;
     - all or nothing: one refused file keeps none of them;
-    - order: stage, process, scan, publish under a fresh UUID name (fsync, rename) with its thumbnail
-      beside it, commit the rows, then tell the members; a failure before the commit removes every
-      published file, thumbnails included (`upload_commit`).
+    - order: stage, process, scan, publish under a fresh UUID name (fsync, rename) with its
+      renditions (thumbnail, preview) beside it, commit the rows, then tell the members; a failure
+      before the commit removes every published file, renditions included (`upload_commit`).
     """
 
     def __init__(
@@ -181,9 +188,9 @@ class Upload:
             item.sha256 = await item.staged.fill(_once(processed.content))
         if item.staged is not original:
             await original.discard()  # its bytes are not needed any more: free the space now
-        if processed.thumbnail is not None:
-            item.thumbnail = await self._stage()
-            item.thumbnail_sha256 = await item.thumbnail.fill(_once(processed.thumbnail))
+        for rendition, data in processed.renditions.items():
+            staged = await self._stage()
+            item.renditions[rendition] = StagedRendition(staged, await staged.fill(_once(data)))
 
     async def _stage(self) -> StagedFile:
         return await self._staging.enter_async_context(self._use_case.files.stage())

@@ -1,9 +1,10 @@
-"""An attachment: one file that belongs to a message, and the thumbnail made of it.
+"""An attachment: one file that belongs to a message, and the renditions made of it (a thumbnail;
+for a large image, a display-size preview).
 
 Its `filename` is its own public name, the key of every access check; its bytes lie in the store
 under `content_name`, which every attachment of the same bytes shares (one copy per content: the
-repositories count the references, and the last one to go says the file may go). A thumbnail stays
-the attachment's own: it is small, and made again for each upload."""
+repositories count the references, and the last one to go says the file may go). Renditions stay
+the attachment's own: they are small, and made again for each upload."""
 
 from __future__ import annotations
 
@@ -13,9 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-THUMBNAIL_EXTENSION = "webp"
+THUMBNAIL_EXTENSION = "webp"  # every rendition's
 THUMBNAIL_CONTENT_TYPE = "image/webp"
 THUMBNAIL_MAX_SIDE = 320  # pixels on the long side
+PREVIEW_MAX_SIDE = 1600  # an image larger than this on its long side gets a preview of this size
+
+
+class Rendition(StrEnum):
+    """A WebP made of an attachment and stored beside it as "<uuid>.<value>.webp", served to whoever
+    may see the file by a route of its own: a thumbnail (images, video posters), and a preview for a
+    lightbox (images over PREVIEW_MAX_SIDE; the file itself stays the download)."""
+
+    THUMBNAIL = "thumb"
+    PREVIEW = "preview"
+
+    @property
+    def route(self) -> str:
+        """The last segment of its route, /api/v1/media/{id}/<route>."""
+        return "thumbnail" if self is Rendition.THUMBNAIL else "preview"
 
 
 class MediaKind(StrEnum):
@@ -42,6 +58,7 @@ class Attachment:
     duration_s: float | None = None  # videos
     blurhash: str | None = None  # a few bytes a client paints before it asks for anything
     thumbnail_sha256: str | None = None  # set when a thumbnail is stored under `thumbnail_name(id)`
+    preview_sha256: str | None = None  # likewise a preview, under `rendition_name(id, PREVIEW)`
     # Videos: True when the stored file is the remux without the source's tags (a phone's location
     # among them); False when it was kept as it came (the log says why). None for other kinds.
     scrubbed: bool | None = None
@@ -59,9 +76,16 @@ class Attachment:
     def extension(self) -> str:
         return self.filename.rsplit(".", 1)[1]
 
+    def rendition_sha256(self, rendition: Rendition) -> str | None:
+        return self.thumbnail_sha256 if rendition is Rendition.THUMBNAIL else self.preview_sha256
+
+    def rendition_filename(self, rendition: Rendition) -> str | None:
+        """Where the rendition is stored; None when none was made."""
+        return rendition_name(self.id, rendition) if self.rendition_sha256(rendition) is not None else None
+
     @property
     def thumbnail_filename(self) -> str | None:
-        return thumbnail_name(self.id) if self.thumbnail_sha256 is not None else None
+        return self.rendition_filename(Rendition.THUMBNAIL)
 
     @property
     def stored_as(self) -> str:
@@ -72,15 +96,16 @@ class Attachment:
     def stored_names(self) -> tuple[str, ...]:
         """Every file the store holds for this attachment: its bytes' (shared with every attachment
         of the same bytes: deleting it removes that file only with the last of them) and its
-        thumbnail's."""
-        thumbnail = self.thumbnail_filename
-        return (self.stored_as,) if thumbnail is None else (self.stored_as, thumbnail)
+        renditions'."""
+        renditions = (self.rendition_filename(rendition) for rendition in Rendition)
+        return (self.stored_as, *(name for name in renditions if name is not None))
 
 
 _UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-# Two shapes and no others: "<uuid>.<ext>" and "<uuid>.thumb.webp". Neither holds a slash, a dot-dot
-# or anything percent-encoded, so no stored name can step out of the store's folder.
-_STORED_NAME = re.compile(rf"{_UUID4}\.(?:[a-z0-9]{{2,5}}|thumb\.{THUMBNAIL_EXTENSION})")
+# Two shapes and no others: "<uuid>.<ext>" and "<uuid>.<rendition>.webp". Neither holds a slash, a
+# dot-dot or anything percent-encoded, so no stored name can step out of the store's folder.
+_RENDITIONS = "|".join(rendition.value for rendition in Rendition)
+_STORED_NAME = re.compile(rf"{_UUID4}\.(?:[a-z0-9]{{2,5}}|(?:{_RENDITIONS})\.{THUMBNAIL_EXTENSION})")
 
 
 def stored_name(attachment_id: uuid.UUID, extension: str) -> str:
@@ -89,20 +114,25 @@ def stored_name(attachment_id: uuid.UUID, extension: str) -> str:
     return f"{attachment_id}.{extension}"
 
 
+def rendition_name(attachment_id: uuid.UUID, rendition: Rendition) -> str:
+    """The name an attachment's rendition is stored under, beside the file."""
+    return f"{attachment_id}.{rendition.value}.{THUMBNAIL_EXTENSION}"
+
+
 def thumbnail_name(attachment_id: uuid.UUID) -> str:
-    """The name an attachment's thumbnail is stored under, beside the file."""
-    return f"{attachment_id}.thumb.{THUMBNAIL_EXTENSION}"
+    return rendition_name(attachment_id, Rendition.THUMBNAIL)
 
 
-def thumbnail_owner(name: str) -> uuid.UUID | None:
-    """The attachment id a thumbnail's stored name belongs to; None for any other name."""
+def rendition_owner(name: str) -> tuple[uuid.UUID, Rendition] | None:
+    """The attachment id and rendition a rendition's stored name belongs to; None for any other."""
     stem, _, rest = name.partition(".")
-    if rest != f"thumb.{THUMBNAIL_EXTENSION}" or not is_stored_name(name):
+    kind, _, extension = rest.partition(".")
+    if extension != THUMBNAIL_EXTENSION or kind not in _RENDITIONS.split("|") or not is_stored_name(name):
         return None
-    return uuid.UUID(stem)
+    return uuid.UUID(stem), Rendition(kind)
 
 
 def is_stored_name(name: str) -> bool:
-    """True for names `stored_name` or `thumbnail_name` can produce; anything else (paths,
+    """True for names `stored_name` or `rendition_name` can produce; anything else (paths,
     encodings, NULs) is no file."""
     return _STORED_NAME.fullmatch(name) is not None

@@ -126,6 +126,7 @@ def create_app(
     downloads = Downloads(
         use_cases.serve_media,
         use_cases.serve_thumbnail,
+        use_cases.serve_preview,
         presigned=PresignedDownloads(*storage.presigned) if storage.presigned is not None else None,
         # nginx sends what lies under UPLOAD_DIR (settings refuse the prefix with S3); the check
         # then answers without opening the file, so the store must be the directory nginx reads.

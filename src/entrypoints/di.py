@@ -24,10 +24,10 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.scanning import Scanning
-from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
+from application.serve_media import ServeMediaHandler, ServeRenditionHandler
 from application.sweep import SweepHandler
 from application.upload_media import UploadMedia
-from domain.attachment import MediaKind
+from domain.attachment import MediaKind, Rendition
 from domain.policy import MediaPolicy
 
 
@@ -40,7 +40,8 @@ class UseCases:
     delete_message: DeleteMessageHandler
     upload_media: UploadMedia
     serve_media: ServeMediaHandler
-    serve_thumbnail: ServeThumbnailHandler
+    serve_thumbnail: ServeRenditionHandler
+    serve_preview: ServeRenditionHandler
     delete_media: DeleteMediaHandler
     queries: ChatQueries
     sweep: SweepHandler
@@ -86,7 +87,8 @@ def build_use_cases(
         delete_message=DeleteMessageHandler(uow, files, broadcaster, clock),
         upload_media=upload_media,
         serve_media=ServeMediaHandler(access, files),
-        serve_thumbnail=ServeThumbnailHandler(access, files),
+        serve_thumbnail=ServeRenditionHandler(access, files, Rendition.THUMBNAIL),
+        serve_preview=ServeRenditionHandler(access, files, Rendition.PREVIEW),
         delete_media=delete_media,
         queries=ChatQueries(uow),
         sweep=SweepHandler(

@@ -16,7 +16,7 @@ from adapters.sql.database import create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.events import MediaAttached, MessageCreated, MessageDeleted
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from domain.attachment import Attachment, MediaKind, stored_name, thumbnail_name
+from domain.attachment import Attachment, MediaKind, Rendition, rendition_name, stored_name, thumbnail_name
 from domain.conversation import (
     MAX_GROUP_MEMBERS,
     Conversation,
@@ -341,11 +341,14 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
         duration_s=12.345,
         blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj",
         thumbnail_sha256="cd" * 32,
+        preview_sha256="ef" * 32,
     )
     unknown = replace(attachment(message), sha256="ef" * 32)
+    # Too small for a preview, and bytes of its own.
+    thumbnailed = replace(attachment(message), sha256="12" * 32, thumbnail_sha256="ab" * 32)
     shared = replace(attachment(message), content_name=learnt.filename)  # learnt's bytes
     async with uow() as tx:
-        for each in (learnt, unknown, shared):
+        for each in (learnt, unknown, thumbnailed, shared):
             assert await tx.contents.refer(each.sha256, each.size, each.filename) == each.stored_as
             await tx.attachments.add(each)
         await tx.commit()
@@ -354,22 +357,37 @@ async def test_what_processing_learnt_reads_back(uow: UnitOfWorkFactory) -> None
         assert await attachment_in(tx, attachment_id=unknown.id) == unknown
         assert unknown.width is None
         assert unknown.thumbnail_filename is None
-        assert list(await tx.attachments.list_for_messages([message.id])) == [learnt, unknown, shared]
-        # What the sweeper asks: a content's file is named, and a thumbnail by its row when the
+        assert list(await tx.attachments.list_for_messages([message.id])) == [
+            learnt,
+            unknown,
+            thumbnailed,
+            shared,
+        ]
+        # What the sweeper asks: a content's file is named, and a rendition by its row when the
         # row says it has one; an attachment's own name under which no content is stored is not.
+        preview = Rendition.PREVIEW
         asked = [
             learnt.filename,
             thumbnail_name(learnt.id),
+            rendition_name(learnt.id, preview),
             unknown.filename,
             thumbnail_name(unknown.id),  # its row has no thumbnail
+            rendition_name(unknown.id, preview),
+            thumbnailed.filename,
+            thumbnail_name(thumbnailed.id),
+            rendition_name(thumbnailed.id, preview),  # a thumbnail but no preview
             thumbnail_name(uuid.uuid4()),  # no row at all
+            rendition_name(uuid.uuid4(), preview),
             stored_name(uuid.uuid4(), "png"),
             shared.filename,  # its bytes are learnt's file
         ]
         assert await tx.attachments.stored_filenames(asked) == {
             learnt.filename,
             thumbnail_name(learnt.id),
+            rendition_name(learnt.id, preview),
             unknown.filename,
+            thumbnailed.filename,
+            thumbnail_name(thumbnailed.id),
         }
 
 

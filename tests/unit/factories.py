@@ -42,10 +42,10 @@ from application.ports.media import MediaProcessor
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.scanning import Scanning
-from application.serve_media import ServeMediaHandler, ServeThumbnailHandler
+from application.serve_media import ServeMediaHandler, ServeRenditionHandler
 from application.sweep import SweepHandler
 from application.upload_media import UploadMedia
-from domain.attachment import Attachment, MediaKind, stored_name
+from domain.attachment import Attachment, MediaKind, Rendition, stored_name
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import StorageUnavailable
 from domain.policy import MediaPolicy
@@ -190,7 +190,10 @@ class World:
             scanning=self.scanning,
         )
         self.serve = ServeMediaHandler(UnitOfWorkAccess(self.uow), self.files)
-        self.serve_thumbnail = ServeThumbnailHandler(UnitOfWorkAccess(self.uow), self.files)
+        self.serve_thumbnail = ServeRenditionHandler(
+            UnitOfWorkAccess(self.uow), self.files, Rendition.THUMBNAIL
+        )
+        self.serve_preview = ServeRenditionHandler(UnitOfWorkAccess(self.uow), self.files, Rendition.PREVIEW)
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
         self.sweep = SweepHandler(

@@ -15,7 +15,7 @@ from application.delete_media import DeleteMedia
 from application.messages import DeleteMessage
 from application.ports.files import MediaSource
 from application.ports.media import ProcessedMedia, Restaged, Stage
-from domain.attachment import MediaKind, is_stored_name, thumbnail_name
+from domain.attachment import MediaKind, Rendition, is_stored_name, rendition_name, thumbnail_name
 from domain.errors import ImageTooLarge, NotFound, StorageUnavailable
 from domain.policy import Admission
 from tests import photos, samples
@@ -191,6 +191,8 @@ async def test_a_restaged_output_is_what_is_stored_hashed_and_sized_and_nothing_
     assert shown.scrubbed is True
     assert set(world.files.files) == {shown.filename}  # the upload's own bytes were not published
     assert world.files.staged_open == 0
+
+
 async def test_a_heic_is_stored_as_the_jpeg_it_became_under_its_own_name() -> None:
     world = World.with_processing()
     message = await alices_message(world)
@@ -214,3 +216,32 @@ def test_a_conversion_names_its_bytes_their_type_and_extension_together() -> Non
     with pytest.raises(ValueError, match="together"):
         ProcessedMedia(content_type="image/jpeg", extension="jpg")
     assert ProcessedMedia(content=b"x", content_type="image/jpeg", extension="jpg").extension == "jpg"
+
+
+async def test_a_large_image_gets_a_preview_served_and_deleted_as_its_thumbnail_is() -> None:
+    world = World.with_processing()
+    message = await alices_message(world)
+    [large, small] = await world.attach(
+        message, ("big.jpg", photos.jpeg(3000, 2000)), ("s.png", photos.png())
+    )
+    preview_name = rendition_name(large.id, Rendition.PREVIEW)
+    assert large.rendition_filename(Rendition.PREVIEW) == preview_name
+    assert is_stored_name(preview_name)
+    assert small.preview_sha256 is None
+    assert set(large.stored_names) == {large.filename, thumbnail_name(large.id), preview_name}
+
+    async with world.serve_preview("bob", large.id) as download:
+        assert (download.content_type, download.extension) == ("image/webp", "webp")
+        assert download.sha256 == large.preview_sha256
+    data = await read(world, world.serve_preview("bob", large.id))
+    assert Image.open(io.BytesIO(data)).size == (1600, 1067)
+    with pytest.raises(NotFound, match="No such file"):
+        await read(world, world.serve_preview("mallory", large.id))
+    with pytest.raises(NotFound, match="no preview"):
+        await read(world, world.serve_preview("bob", small.id))
+    with pytest.raises(NotFound):
+        await read(world, world.serve("alice", preview_name))  # by its own route only
+
+    await world.delete_media(DeleteMedia(user_id="alice", media_id=large.id))
+    assert preview_name not in world.files.files
+    assert thumbnail_name(large.id) not in world.files.files

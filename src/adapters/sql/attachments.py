@@ -19,7 +19,7 @@ from adapters.sql.contents import SqlContentRepository
 from adapters.sql.mappers import attachment_of, attachment_row, seen_of
 from adapters.sql.models import AttachmentRow, MessageRow, StoredContentRow
 from application.ports.repositories import AttachmentSeen
-from domain.attachment import Attachment, thumbnail_name, thumbnail_owner
+from domain.attachment import Attachment, Rendition, rendition_name, rendition_owner
 from domain.errors import NotFound
 
 
@@ -87,12 +87,26 @@ class SqlAttachmentRepository:
             await self._session.execute(
                 delete(AttachmentRow)
                 .where(which)
-                .returning(AttachmentRow.id, AttachmentRow.content_name, AttachmentRow.thumbnail_sha256)
+                .returning(
+                    AttachmentRow.id,
+                    AttachmentRow.content_name,
+                    AttachmentRow.thumbnail_sha256,
+                    AttachmentRow.preview_sha256,
+                )
                 .execution_options(synchronize_session=False)
             )
         ).all()
         gone = await SqlContentRepository(self._session).release([row.content_name for row in deleted])
-        return [thumbnail_name(row.id) for row in deleted if row.thumbnail_sha256 is not None] + gone
+        renditions = [
+            rendition_name(row.id, rendition)
+            for row in deleted
+            for rendition, digest in (
+                (Rendition.THUMBNAIL, row.thumbnail_sha256),
+                (Rendition.PREVIEW, row.preview_sha256),
+            )
+            if digest is not None
+        ]
+        return renditions + gone
 
     async def attach(self, attachment_ids: Sequence[uuid.UUID], message_id: uuid.UUID) -> None:
         for position, attachment_id in enumerate(attachment_ids):
@@ -123,19 +137,25 @@ class SqlAttachmentRepository:
     async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
         if not filenames:
             return frozenset()
-        owners = {owner: name for name in filenames if (owner := thumbnail_owner(name)) is not None}
         names = set(
             await self._session.scalars(
                 select(StoredContentRow.name).where(StoredContentRow.name.in_(filenames))
             )
         )
-        if owners:
-            with_thumbnails = await self._session.scalars(
-                select(AttachmentRow.id).where(
-                    AttachmentRow.id.in_(owners), AttachmentRow.thumbnail_sha256.is_not(None)
+        for rendition, digest in (
+            (Rendition.THUMBNAIL, AttachmentRow.thumbnail_sha256),
+            (Rendition.PREVIEW, AttachmentRow.preview_sha256),
+        ):
+            owners = {
+                owner[0]: name
+                for name in filenames
+                if (owner := rendition_owner(name)) is not None and owner[1] is rendition
+            }
+            if owners:
+                having = await self._session.scalars(
+                    select(AttachmentRow.id).where(AttachmentRow.id.in_(owners), digest.is_not(None))
                 )
-            )
-            names.update(owners[owner] for owner in with_thumbnails)
+                names.update(owners[owner] for owner in having)
         return frozenset(names)
 
     async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:

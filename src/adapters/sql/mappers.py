@@ -88,6 +88,7 @@ def attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
         scrubbed=attachment.scrubbed,
         unscanned=attachment.unscanned,
         content_name=attachment.stored_as,
+        preview_sha256=attachment.preview_sha256,
     )
 
 
@@ -111,6 +112,7 @@ def attachment_of(row: AttachmentRow | Row[Any]) -> Attachment:
         scrubbed=row.scrubbed,
         unscanned=bool(row.unscanned),
         content_name=row.content_name,
+        preview_sha256=row.preview_sha256,
     )
 
 

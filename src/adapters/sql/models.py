@@ -95,12 +95,14 @@ class AttachmentRow(UUIDBase):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)  # draft sweep
-    # What media processing learnt (NULL where unknown); a thumbnail is stored when its hash is set.
+    # What media processing learnt (NULL where unknown); a thumbnail or preview is stored when its
+    # hash is set.
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Float)
     blurhash: Mapped[str | None] = mapped_column(String(128))
     thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
+    preview_sha256: Mapped[str | None] = mapped_column(String(64))
     scrubbed: Mapped[bool | None] = mapped_column(Boolean)
     # True: stored while the malware scanner did not answer (SCAN_FAIL=open), to be scanned again.
     unscanned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from application.ports.files import MediaSource, StagedFile
+from domain.attachment import Rendition
 from domain.policy import Admission
 
 
@@ -45,11 +46,18 @@ class ProcessedMedia:
     content_type: str | None = None
     extension: str | None = None
     thumbnail: bytes | None = None  # a WebP of at most THUMBNAIL_MAX_SIDE pixels on its long side
+    preview: bytes | None = None  # a WebP of at most PREVIEW_MAX_SIDE, for an image larger than that
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
     blurhash: str | None = None
     note: str | None = None
+
+    @property
+    def renditions(self) -> dict[Rendition, bytes]:
+        """What to store beside the file, by rendition."""
+        made = {Rendition.THUMBNAIL: self.thumbnail, Rendition.PREVIEW: self.preview}
+        return {rendition: data for rendition, data in made.items() if data is not None}
 
     def __post_init__(self) -> None:
         if (self.content_type is None) != (self.extension is None) or (
@@ -60,8 +68,8 @@ class ProcessedMedia:
 
 class MediaProcessor(Protocol):
     """Makes what is stored and shown of an admitted file of one kind: metadata removed, orientation
-    applied, a thumbnail, dimensions, a placeholder. The work runs off the event loop, a bounded
-    number of files at a time, each within a time limit.
+    applied, a thumbnail (and for a large image a preview), dimensions, a placeholder. The work runs
+    off the event loop, a bounded number of files at a time, each within a time limit.
 
     Raises ImageTooLarge (a FileTooLarge) when the header claims more pixels or frames than the
     policy's budget, before anything is decoded, and UnsupportedMediaType when the bytes are not

@@ -103,7 +103,7 @@ class FileResponse(Response[None]):
         file = checked.file if isinstance(checked, Download) else None
         size = file.size if file is not None else checked.size  # the bytes' own size once open
         if size is None:
-            raise ValueError("a thumbnail's size is known once it is open: give its Download")
+            raise ValueError("a rendition's size is known once it is open: give its Download")
         self.file = file
         self.local_path = local_path if file is not None else None
         self.size = size

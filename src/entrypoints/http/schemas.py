@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from domain.attachment import Attachment
+from domain.attachment import Attachment, Rendition
 from domain.conversation import Conversation, Message
 from domain.errors import InvalidInput
 from entrypoints.http.signed_urls import UNSIGNED, MediaLinks
@@ -48,7 +48,7 @@ class ConversationOut(msgspec.Struct):
 
 class AttachmentOut(msgspec.Struct, omit_defaults=True):
     """The contract's Attachment. The fields after `created_at` are left out where unknown; in an
-    HTTP answer `url` and `thumbnail_url` are signed for the caller until `urls_expire_at`."""
+    HTTP answer `url`, `thumbnail_url` and `preview_url` are signed for the caller until `urls_expire_at`."""
 
     id: uuid.UUID
     message_id: uuid.UUID | None  # null: a draft, until a message names it in attachment_ids
@@ -65,6 +65,7 @@ class AttachmentOut(msgspec.Struct, omit_defaults=True):
     height: int | None = None
     duration_s: float | None = None
     thumbnail_url: str | None = None
+    preview_url: str | None = None  # a display-size WebP of a large image; `url` stays the download
     blurhash: str | None = None
     scrubbed: bool | None = None  # videos: false when kept as they came, their metadata in them
     urls_expire_at: datetime | None = None
@@ -80,6 +81,7 @@ class SignedUrlsOut(msgspec.Struct, omit_defaults=True):
     url: str
     urls_expire_at: datetime | None
     thumbnail_url: str | None = None
+    preview_url: str | None = None
 
 
 class QuotaOut(msgspec.Struct):
@@ -130,12 +132,14 @@ def file_path(attachment: Attachment) -> str:
     return f"{MEDIA_FILES_PATH}/{attachment.filename}"
 
 
-def thumbnail_path(attachment: Attachment) -> str | None:
-    return f"{MEDIA_PATH}/{attachment.id}/thumbnail" if attachment.thumbnail_sha256 is not None else None
+def rendition_url(attachment: Attachment, rendition: Rendition, links: MediaLinks) -> str | None:
+    """The rendition's route, linked for the viewer; None when it was never made."""
+    if attachment.rendition_sha256(rendition) is None:
+        return None
+    return links.link(f"{MEDIA_PATH}/{attachment.id}/{rendition.route}")
 
 
 def attachment_out(attachment: Attachment, links: MediaLinks = UNSIGNED) -> AttachmentOut:
-    thumbnail = thumbnail_path(attachment)
     return AttachmentOut(
         id=attachment.id,
         message_id=attachment.message_id,
@@ -151,7 +155,8 @@ def attachment_out(attachment: Attachment, links: MediaLinks = UNSIGNED) -> Atta
         width=attachment.width,
         height=attachment.height,
         duration_s=attachment.duration_s,
-        thumbnail_url=None if thumbnail is None else links.link(thumbnail),
+        thumbnail_url=rendition_url(attachment, Rendition.THUMBNAIL, links),
+        preview_url=rendition_url(attachment, Rendition.PREVIEW, links),
         blurhash=attachment.blurhash,
         scrubbed=attachment.scrubbed,
         urls_expire_at=links.expires_at,
@@ -160,12 +165,12 @@ def attachment_out(attachment: Attachment, links: MediaLinks = UNSIGNED) -> Atta
 
 
 def signed_urls_out(attachment: Attachment, links: MediaLinks) -> SignedUrlsOut:
-    thumbnail = thumbnail_path(attachment)
     return SignedUrlsOut(
         id=attachment.id,
         url=links.link(file_path(attachment)),
         urls_expire_at=links.expires_at,
-        thumbnail_url=None if thumbnail is None else links.link(thumbnail),
+        thumbnail_url=rendition_url(attachment, Rendition.THUMBNAIL, links),
+        preview_url=rendition_url(attachment, Rendition.PREVIEW, links),
     )
 
 
