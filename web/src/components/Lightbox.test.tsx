@@ -69,6 +69,27 @@ describe("Lightbox", () => {
     expect(within(dialog).getByRole("button", { name: "Previous" })).toBeDisabled();
   });
 
+  it("shows a large image's preview, and still downloads the original", async () => {
+    const user = userEvent.setup();
+    const large = {
+      ...visual("i9", "IMG_0001.HEIC", "image"),
+      filename: "i9.jpg",
+      content_type: "image/jpeg",
+      url: "/api/v1/media/files/i9.jpg?exp=1900000000&u=alice&sig=f-i9",
+      preview_url: "/api/v1/media/i9/preview?exp=1900000000&u=alice&sig=p-i9",
+      width: 4032,
+      height: 3024,
+    };
+    render(<MediaPreview attachments={[large]} baseUrl="" getToken={() => "t"} />);
+    await user.click(screen.getByRole("button", { name: "Open IMG_0001.HEIC" }));
+
+    const dialog = screen.getByRole("dialog", { name: "IMG_0001.HEIC (1 of 1)" });
+    expect(within(dialog).getByRole("img", { name: "IMG_0001.HEIC" })).toHaveAttribute("src", large.preview_url);
+    const download = within(dialog).getByRole("link", { name: "Download" });
+    expect(download).toHaveAttribute("href", large.url);
+    expect(download).toHaveAttribute("download", "IMG_0001.jpg"); // stored as a JPEG
+  });
+
   it("goes next with ArrowRight (a video plays in a <video>) and back with ArrowLeft", async () => {
     const user = userEvent.setup();
     renderPreview();

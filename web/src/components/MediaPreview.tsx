@@ -1,5 +1,5 @@
-// The seed's MediaPreview: images inline (BlurHash box, then the thumbnail, the full image in the
-// lightbox on demand), videos in an inline player that streams and seeks, documents as a card
+// The seed's MediaPreview: images inline (BlurHash box, then the thumbnail, the display-size
+// preview, or the full image where there is none, in the lightbox on demand), videos in an inline player that streams and seeks, documents as a card
 // with a download link. Every URL is the signed one the service gave, renewed when it expires.
 import { useMemo, useState } from "react";
 import { ChatApi, type TokenSource } from "../lib/api";

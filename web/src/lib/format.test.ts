@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { extensionOf, humanSize } from "./format";
+import { downloadName, extensionOf, humanSize } from "./format";
+
+describe("downloadName", () => {
+  it.each([
+    ["IMG_0001.HEIC", "0f.jpg", "IMG_0001.jpg"],
+    ["photo.JPG", "0f.jpg", "photo.JPG"],
+    ["notes.pdf", "0f.pdf", "notes.pdf"],
+  ])("%s stored as %s downloads as %s", (original, stored, expected) => {
+    expect(downloadName(original, stored)).toBe(expected);
+  });
+});
 
 describe("humanSize", () => {
   it.each([

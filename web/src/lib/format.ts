@@ -19,6 +19,15 @@ export function extensionOf(name: string): string {
   return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
 }
 
+/** The name to save a file under: its original name, with the extension of what is stored (a HEIC
+ * photo is stored as a JPEG, so IMG_0001.HEIC downloads as IMG_0001.jpg). */
+export function downloadName(originalName: string, filename: string): string {
+  const stored = extensionOf(filename);
+  if (!stored || extensionOf(originalName) === stored) return originalName;
+  const dot = originalName.lastIndexOf(".");
+  return `${dot > 0 ? originalName.slice(0, dot) : originalName}.${stored}`;
+}
+
 export function clockTime(iso: string): string {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }

@@ -34,7 +34,13 @@ export function useSignedAttachments(api: ChatApi, attachments: Attachment[]): {
   const current = attachments.map((attachment) => {
     const signed = fresh[attachment.id];
     if (!signed || (attachment.urls_expire_at && signed.urls_expire_at <= attachment.urls_expire_at)) return attachment;
-    return { ...attachment, url: signed.url, thumbnail_url: signed.thumbnail_url, urls_expire_at: signed.urls_expire_at };
+    return {
+      ...attachment,
+      url: signed.url,
+      thumbnail_url: signed.thumbnail_url,
+      preview_url: signed.preview_url,
+      urls_expire_at: signed.urls_expire_at,
+    };
   });
 
   const soonest = current.reduce<number | null>((first, attachment) => {

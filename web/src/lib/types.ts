@@ -18,6 +18,8 @@ export interface Attachment {
   height?: number;
   duration_s?: number;
   thumbnail_url?: string;
+  /** A display-size WebP (at most 1600 px) of a large image, for the lightbox; `url` stays the download. */
+  preview_url?: string;
   blurhash?: string;
   urls_expire_at?: string;
   scanned?: false; // only on a file stored while the malware scanner was down
@@ -55,6 +57,7 @@ export interface SignedUrls {
   id: string;
   url: string;
   thumbnail_url?: string;
+  preview_url?: string;
   urls_expire_at: string;
 }
 
