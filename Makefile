@@ -100,6 +100,9 @@ bench-web: install web ## The web client's bundle size (gzip) and its time to th
 bench-media: install ## Time a 12 MP photo's processing, and the listing's latency beside photo uploads
 	$(RUN) python -m bench.media
 
+bench-heic: install ## Time a 12 MP HEIC's decode and conversion beside a 12 MP JPEG's, and the 1600 px preview's cost
+	$(RUN) python -m bench.heic
+
 bench-events: install ## Event-logging commits per second: cursors in commit order (counter) beside the sequence before
 	$(RUN) python -m bench.event_commits
 
@@ -109,4 +112,4 @@ bench-scan: install ## 50 MB through clamd's INSTREAM (the adapter, a raw socket
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-signed bench-web bench-events bench-storage bench-scan
+.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-heic bench-signed bench-web bench-events bench-storage bench-scan
