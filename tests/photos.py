@@ -76,6 +76,16 @@ def heic(width: int = 400, height: int = 300, *, orientation: int = 1, quality: 
     return out.getvalue()
 
 
+def heic_claiming(width: int, height: int) -> bytes:
+    """A small real HEIC whose image header (`ispe`) claims width x height: what libheif would
+    allocate before decoding a byte. 64 x 64, so no clean-aperture box crops the claim back."""
+    import struct
+
+    data = heic(64, 64)
+    at = data.index(b"ispe")
+    return data[: at + 8] + struct.pack(">II", width, height) + data[at + 16 :]
+
+
 def heif_gps(data: bytes) -> bool:
     """Whether a HEIF's EXIF says where it was taken."""
     import pillow_heif

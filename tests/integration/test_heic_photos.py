@@ -4,12 +4,15 @@ rotation in their container, stored and served as upright JPEGs without any of i
 from __future__ import annotations
 
 import hashlib
+import io
+import time
 from dataclasses import replace
 
 import blurhash
 import pillow_heif
 import pytest
 from litestar.testing import AsyncTestClient
+from PIL import ImageCms
 
 from adapters.heif_photos import JPEG_QUALITY
 from domain.policy import MediaPolicy
@@ -102,3 +105,26 @@ async def test_a_heic_over_the_pixel_budget_is_refused_before_it_is_decoded(sett
         assert api.stored_files() == set()
         fits = await api.upload("alice", message["id"], ("a.heic", photos.heic(100, 100)))
         assert fits.status_code == 201, fits.text
+
+
+async def test_a_heic_whose_header_claims_400_megapixels_is_refused_at_once(api: Api) -> None:
+    _, message = await chat(api)
+    bomb = photos.heic_claiming(20_000, 20_000)
+    assert len(bomb) < 10_000
+    started = time.perf_counter()
+    r = await api.upload("alice", message["id"], ("IMG_0006.HEIC", bomb))
+    assert time.perf_counter() - started < 5
+    assert r.status_code == 413, r.text
+    assert "20,000 x 20,000" in r.json()["detail"]
+    assert api.stored_files() == set()
+
+
+async def test_a_heic_keeps_its_colour_profile_as_a_jpeg(api: Api) -> None:
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    picture = photos.picture(64, 48)
+    picture.info["icc_profile"] = profile
+    out = io.BytesIO()
+    pillow_heif.from_pillow(picture).save(out, quality=80)
+    attachment = await upload_one(api, "IMG_0007.heic", out.getvalue())
+    stored = image((api.upload_dir / attachment["filename"]).read_bytes())
+    assert stored.info.get("icc_profile") == profile
