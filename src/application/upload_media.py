@@ -30,6 +30,14 @@ from domain.policy import MAX_FILES_PER_MESSAGE, MediaPolicy
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class StagedRendition:
+    """A thumbnail or preview made of a file, staged to be published beside it."""
+
+    staged: StagedFile
+    sha256: str
+
+
 @dataclass(slots=True)
 class StagedUpload:
     """One file of the session, staged: what it was admitted as, and what processing made of it."""
@@ -41,14 +49,6 @@ class StagedUpload:
     processed: ProcessedMedia = field(default_factory=ProcessedMedia)
     renditions: dict[Rendition, StagedRendition] = field(default_factory=dict)
     unscanned: bool = False  # the scanner did not answer and scanning fails open
-
-
-@dataclass(frozen=True, slots=True)
-class StagedRendition:
-    """A thumbnail or preview made of a file, staged to be published beside it."""
-
-    staged: StagedFile
-    sha256: str
 
 
 class UploadMedia:
