@@ -93,6 +93,7 @@ class AttachmentFactory(DataclassFactory[Attachment]):
     duration_s = None
     blurhash = None
     thumbnail_sha256 = None
+    preview_sha256 = None
 
 
 class GroupFactory(DataclassFactory[StartConversation]):

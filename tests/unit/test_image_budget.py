@@ -95,6 +95,10 @@ VALID = "3f2b8c1e-9a4d-4e6f-8b7a-0c1d2e3f4a5b"
         f"{VALID}.thumb.webp\n",
         f"{VALID}.thumb%2ewebp",
         f"{VALID}/thumb.webp",
+        f"{VALID}.PREVIEW.webp",
+        f"{VALID}.preview.jpg",
+        f"{VALID}.preview.thumb.webp",
+        f"{VALID}.previews.webp",
     ],
 )
 def test_nothing_else_shaped_like_a_thumbnail_is_a_stored_name(name: str) -> None:
@@ -108,3 +112,8 @@ def test_an_attachment_names_every_file_it_stores() -> None:
     assert plain.stored_names == (plain.filename,)
     shown: Attachment = AttachmentFactory.build(thumbnail_sha256="a" * 64, kind=MediaKind.IMAGE)
     assert shown.stored_names == (shown.filename, f"{shown.id}.thumb.webp")
+    large: Attachment = AttachmentFactory.build(
+        thumbnail_sha256="a" * 64, preview_sha256="b" * 64, kind=MediaKind.IMAGE
+    )
+    assert large.stored_names == (large.filename, f"{large.id}.thumb.webp", f"{large.id}.preview.webp")
+    assert is_stored_name(f"{large.id}.preview.webp")
