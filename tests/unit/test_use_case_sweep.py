@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 from application.sweep import BATCH
-from domain.attachment import stored_name, thumbnail_name
+from domain.attachment import Rendition, rendition_name, stored_name, thumbnail_name
 from tests import photos
 from tests.samples import sample
 from tests.unit.factories import DRAFT_TTL, ORPHAN_GRACE, World, alices_message
@@ -85,3 +85,28 @@ async def test_a_thumbnail_lives_as_long_as_its_row_says_it_has_one() -> None:
     assert report.drafts == 1
     assert report.orphans == 2
     assert set(world.files.files) == {*shown.stored_names, document.filename}
+
+
+async def test_a_preview_lives_as_long_as_its_row_says_it_has_one() -> None:
+    world = World.with_processing()
+    [draft] = await world.drafts("alice", ("draft.jpg", photos.jpeg(2000, 1000)))
+    message = await alices_message(world)
+    shown, small = await world.attach(message, ("a.jpg", photos.jpeg(2000, 1000)), ("b.png", photos.png()))
+    assert draft.rendition_filename(Rendition.PREVIEW) is not None
+    assert shown.rendition_filename(Rendition.PREVIEW) is not None
+    assert small.rendition_filename(Rendition.PREVIEW) is None
+    # A preview whose attachment never came, and one named after a row that has none.
+    stray = rendition_name(uuid.uuid4(), Rendition.PREVIEW)
+    claimed = rendition_name(small.id, Rendition.PREVIEW)
+    long_ago = world.clock.now() - ORPHAN_GRACE - timedelta(seconds=1)
+    world.files.files[stray] = (b"x", long_ago)
+    world.files.files[claimed] = (b"y", long_ago)
+    for name in (*shown.stored_names, *small.stored_names):
+        world.files.files[name] = (world.files.files[name][0], long_ago)
+    world.clock.tick(DRAFT_TTL.total_seconds() + 1)
+
+    report = await world.sweep()
+
+    assert report.drafts == 1  # with its file, thumbnail and preview
+    assert report.orphans == 2
+    assert set(world.files.files) == {*shown.stored_names, *small.stored_names}
