@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from adapters.files.s3 import S3Config
-from domain.attachment import thumbnail_name
+from domain.attachment import Rendition, rendition_name, thumbnail_name
 from entrypoints.settings import S3Settings
 from tests.databases import unavailable
 from tests.integration.server_process import free_port
@@ -122,10 +122,13 @@ class BucketContents:
 
 def stored_objects(attachment: dict[str, Any]) -> set[str]:
     """The objects an attachment (as the API answers it) is stored as: its file, and its thumbnail
-    when one was made (videos get one only where ffmpeg is installed)."""
+    and preview when they were made (videos get a thumbnail only where ffmpeg is installed)."""
     names = {str(attachment["filename"])}
+    attachment_id = uuid.UUID(str(attachment["id"]))
     if attachment.get("thumbnail_url"):
-        names.add(thumbnail_name(uuid.UUID(str(attachment["id"]))))
+        names.add(thumbnail_name(attachment_id))
+    if attachment.get("preview_url"):
+        names.add(rendition_name(attachment_id, Rendition.PREVIEW))
     return names
 
 

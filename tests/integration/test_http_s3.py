@@ -99,6 +99,22 @@ async def test_a_video_is_scrubbed_in_the_bucket(
     assert boxes.index(b"moov") < boxes.index(b"mdat")
 
 
+async def test_a_large_photos_preview_lands_beside_it_streams_back_and_goes_with_it(
+    streamed: Api, s3_config: S3Config, moto: Moto
+) -> None:
+    attachment = await uploaded(streamed, photos.jpeg(2400, 1600), "big.jpg")
+    stored = stored_objects(attachment)
+    assert len(stored) == 3  # the file, its thumbnail, its preview
+    assert contents(moto, s3_config.bucket).objects == stored
+    preview = await streamed.client.get(attachment["preview_url"])
+    assert preview.status_code == 200
+    assert preview.headers["content-type"] == "image/webp"
+    assert preview.content[:4] == b"RIFF"
+    gone = await streamed.client.delete(f"/api/v1/media/{attachment['id']}", headers=bearer("alice"))
+    assert gone.status_code == 204
+    assert contents(moto, s3_config.bucket).objects == frozenset()
+
+
 async def test_a_refused_upload_leaves_nothing_in_the_bucket(
     settings: Settings, s3_config: S3Config, moto: Moto
 ) -> None:
