@@ -84,6 +84,12 @@ class Attachment:
         return rendition_name(self.id, rendition) if self.rendition_sha256(rendition) is not None else None
 
     @property
+    def rendition_filenames(self) -> tuple[str, ...]:
+        """The renditions stored beside it: its own, unlike its bytes' file (see `stored_as`)."""
+        renditions = (self.rendition_filename(rendition) for rendition in Rendition)
+        return tuple(name for name in renditions if name is not None)
+
+    @property
     def thumbnail_filename(self) -> str | None:
         return self.rendition_filename(Rendition.THUMBNAIL)
 
@@ -97,8 +103,7 @@ class Attachment:
         """Every file the store holds for this attachment: its bytes' (shared with every attachment
         of the same bytes: deleting it removes that file only with the last of them) and its
         renditions'."""
-        renditions = (self.rendition_filename(rendition) for rendition in Rendition)
-        return (self.stored_as, *(name for name in renditions if name is not None))
+        return (self.stored_as, *self.rendition_filenames)
 
 
 _UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"

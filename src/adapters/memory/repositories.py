@@ -139,7 +139,7 @@ class InMemoryAttachmentRepository:
 
     def _release(self, deleted: Sequence[Attachment]) -> list[str]:
         """Drops the deleted rows' references; the files nobody names any more."""
-        gone = [a.thumbnail_filename for a in deleted if a.thumbnail_filename is not None]
+        gone = [name for a in deleted for name in a.rendition_filenames]
         contents = self._db.contents
         for attachment in deleted:
             content = contents.get(attachment.sha256)
@@ -166,8 +166,8 @@ class InMemoryAttachmentRepository:
 
     async def stored_filenames(self, filenames: Sequence[str]) -> frozenset[str]:
         wanted = set(filenames)
-        thumbnails = {a.thumbnail_filename for a in self._db.attachments.values()}
-        return frozenset(n for n in wanted if n in thumbnails) | frozenset(
+        renditions = {name for a in self._db.attachments.values() for name in a.rendition_filenames}
+        return frozenset(n for n in wanted if n in renditions) | frozenset(
             c.name for c in self._db.contents.values() if c.name in wanted
         )
 
