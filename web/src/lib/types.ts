@@ -23,6 +23,8 @@ export interface Attachment {
   blurhash?: string;
   urls_expire_at?: string;
   scanned?: false; // only on a file stored while the malware scanner was down
+  /** Videos: false when kept as they came, the phone's tags (place, device) still in them. */
+  scrubbed?: boolean;
 }
 
 export interface Message {
