@@ -167,7 +167,7 @@ class SweepHandler:
         of it can be served then)."""
         assert self._scanner is not None
         try:
-            async with self._files.open(attachment.filename) as opened:
+            async with self._files.open(attachment.stored_as) as opened:
                 return (await self._scanner.scan(opened)).signature
         except NotFound:
             return None

@@ -142,3 +142,22 @@ async def test_a_resumable_upload_is_scanned_like_any_other() -> None:
 
     assert_nothing_kept(world, message)
     assert world.db.uploads == {}  # refused like any other refusal: the session goes with its bytes
+
+
+async def test_the_sweep_scans_the_shared_bytes_of_an_attachment_that_refers_to_another_upload() -> None:
+    """One copy per content: bob's upload of the bytes alice stored first has no file of its own
+    name; the sweep scans the content's file, and finds what is in it."""
+    world, scanner = scanning_world(fail_open=True)
+    message = await alices_message(world)
+    bobs = await world.post("bob", message.conversation_id)
+    scanner.down = True
+    [first] = await world.attach(message, ("a.txt", eicar_txt()))
+    [second] = await world.attach(bobs, ("b.txt", eicar_txt()))
+    assert second.stored_as == first.filename != second.filename  # the premise: shared bytes
+
+    scanner.down = False
+    report = await world.sweep()
+
+    assert (report.scanned, report.infected) == (0, 2)
+    assert world.db.attachments == {}
+    assert world.files.files == {}
