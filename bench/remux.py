@@ -4,18 +4,18 @@ publishes a video (adapters.video_remux), timed as a child process, outside the 
 from __future__ import annotations
 
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from adapters.video_probe import PROBE_ENTRIES, parse_probe
 from adapters.video_remux import remux_command
+from bench.media import timed
 
 
 def remux_times(path: Path, runs: int) -> dict[str, float]:
-    """Milliseconds of `runs` remuxes of the MP4 at `path` into a temporary file: median and range."""
+    """Milliseconds of `runs` remuxes of the MP4 at `path` into a temporary file (after one not
+    counted): median and range, as bench.media times its jobs."""
     ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
     if ffmpeg is None or ffprobe is None:
         raise RuntimeError("ffmpeg is not on PATH")
@@ -27,16 +27,6 @@ def remux_times(path: Path, runs: int) -> dict[str, float]:
         timeout=60,
     )
     probe = parse_probe(answer.stdout)
-    times = []
     with tempfile.TemporaryDirectory(prefix="bench-remux-") as folder:
         command = remux_command([ffmpeg], source, probe, "mp4", str(Path(folder) / "out.mp4"))
-        for _ in range(runs):
-            started = time.perf_counter()
-            subprocess.run(command, check=True, timeout=120)
-            times.append((time.perf_counter() - started) * 1000)
-    return {
-        "median_ms": round(statistics.median(times), 1),
-        "min_ms": round(min(times), 1),
-        "max_ms": round(max(times), 1),
-        "runs": runs,
-    }
+        return timed(lambda: subprocess.run(command, check=True, timeout=120), runs)
