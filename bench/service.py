@@ -81,9 +81,9 @@ class Service:
         return [line for line in self.log.read_text(errors="replace").splitlines() if pattern.search(line)]
 
 
-def start_service(workdir: Path, extra_env: dict[str, str] | None = None) -> Service:
+def start_service(workdir: Path, extra_env: dict[str, str] | None = None, repo: Path = REPO) -> Service:
     """`extra_env` overrides the defaults (say, a PostgreSQL DATABASE_URL, REDIS_URL, a shared
-    JWT_SECRET for two instances)."""
+    JWT_SECRET for two instances). `repo`: another checkout's service (its own .venv), for an A/B."""
     port = free_port()
     (workdir / "uploads").mkdir(parents=True, exist_ok=True)
     env = {
@@ -97,9 +97,10 @@ def start_service(workdir: Path, extra_env: dict[str, str] | None = None) -> Ser
     }
     log = workdir / "server.log"
     with log.open("wb") as out:
+        python = sys.executable if repo == REPO else str(repo / ".venv" / "bin" / "python")
         process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
+            [python, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=repo,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

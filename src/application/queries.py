@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from application.access import ensure_member, visible, visible_conversation, visible_message
 from application.events import Logged
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import ReadingFactory, UnitOfWorkFactory
 from domain.attachment import Attachment
 from domain.conversation import Conversation, Message
 from domain.errors import InvalidInput, NotFound
@@ -23,28 +23,31 @@ class MessageWithMedia:
 
 
 class ChatQueries:
-    """Every read checks membership first; a non-member is answered as if nothing were there."""
+    """Every read checks membership first; a non-member is answered as if nothing were there.
+    The lists, pages and media of a message are `reads` (no transaction where the adapters have a
+    cheaper read; by default the units of work); the rest reads in a unit of work."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, reads: ReadingFactory | None = None) -> None:
         self._uow = uow
+        self._reads: ReadingFactory = reads if reads is not None else uow
 
     async def conversations(self, user_id: str) -> Sequence[Conversation]:
-        async with self._uow() as uow:
-            return await uow.conversations.list_for_member(user_id)
+        async with self._reads() as reading:
+            return await reading.conversations.list_for_member(user_id)
 
     async def conversation(self, user_id: str, conversation_id: uuid.UUID) -> Conversation:
-        async with self._uow() as uow:
-            return await visible_conversation(uow, conversation_id, user_id)
+        async with self._reads() as reading:
+            return await visible_conversation(reading, conversation_id, user_id)
 
     async def messages(
         self, user_id: str, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
     ) -> Sequence[MessageWithMedia]:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.")
-        async with self._uow() as uow:
-            await ensure_member(uow, conversation_id, user_id)
-            page = await uow.messages.list_page(conversation_id, before=before, limit=limit)
-            attachments = await uow.attachments.list_for_messages([m.id for m in page if m.has_media])
+        async with self._reads() as reading:
+            await ensure_member(reading, conversation_id, user_id)
+            page = await reading.messages.list_page(conversation_id, before=before, limit=limit)
+            attachments = await reading.attachments.list_for_messages([m.id for m in page if m.has_media])
         by_message: dict[uuid.UUID | None, list[Attachment]] = {}
         for attachment in attachments:
             by_message.setdefault(attachment.message_id, []).append(attachment)
@@ -66,17 +69,17 @@ class ChatQueries:
             return await uow.events.last_cursor()
 
     async def media_of_message(self, user_id: str, message_id: uuid.UUID) -> Sequence[Attachment]:
-        async with self._uow() as uow:
-            message = await visible_message(uow, message_id, user_id)
-            return await uow.attachments.list_for_messages([message.id])
+        async with self._reads() as reading:
+            message = await visible_message(reading, message_id, user_id)
+            return await reading.attachments.list_for_messages([message.id])
 
     async def visible_media(self, user_id: str, attachment_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         """Those of the attachments the user may see now, in the order asked (each once); the rest,
         unknown or not theirs to see, are left out alike."""
         found: list[Attachment] = []
-        async with self._uow() as uow:
+        async with self._reads() as reading:
             for attachment_id in dict.fromkeys(attachment_ids):
-                seen = await uow.attachments.seen_by_id(user_id, attachment_id)
+                seen = await reading.attachments.seen_by_id(user_id, attachment_id)
                 try:
                     found.append(visible(seen, user_id))
                 except NotFound:

@@ -28,8 +28,9 @@ from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.metrics import TimedProcessor
 from adapters.sniffing import FiletypeSniffer
-from adapters.sql.access import attachment_access
 from adapters.sql.database import check_database, create_engine, session_maker
+from adapters.sql.reader import reader_for
+from adapters.sql.reading import SqlReading
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.tokens import JwtVerifier
 from adapters.video_ffmpeg import FfmpegVideoProcessor
@@ -102,11 +103,11 @@ def create_app(
     if not videos.available:
         log.warning("ffmpeg/ffprobe not found on PATH: videos get no poster, size or duration")
     uow = SqlUnitOfWorkFactory(session_maker(engine), clock)
-    # The downloads' access check, read apart from the units of work (adapters/sql/access.py).
-    access = attachment_access(settings.database_url, uow)
+    # The reads that change nothing (lists, pages, the downloads' access check), in no transaction.
+    reads = SqlReading(reader_for(settings.database_url, engine))
     use_cases = build_use_cases(
         uow=uow,
-        access=access,
+        reads=reads,
         files=storage.files,
         partials=partial_store(settings),
         sniffer=FiletypeSniffer(),
@@ -166,8 +167,7 @@ def create_app(
                         await task
             await hub.close_all()
             await started.aclose()
-            if access is not None:
-                await access.close()
+            await reads.close()
             await engine.dispose()
 
     async def redis_answers() -> None:

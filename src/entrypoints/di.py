@@ -9,18 +9,17 @@ from datetime import timedelta
 from litestar.di import Provide
 
 from adapters.metrics import count_stored
-from application.access import UnitOfWorkAccess
+from application.access import ReadingAccess
 from application.conversations import AddMembersHandler, RemoveMemberHandler, StartConversationHandler
 from application.delete_media import DeleteMediaHandler
 from application.intake import Intake
 from application.messages import DeleteMessageHandler, PostMessageHandler
-from application.ports.access import AttachmentAccess
 from application.ports.broadcaster import Broadcaster
 from application.ports.clock import Clock
 from application.ports.files import FileStore
 from application.ports.media import ContentSniffer, MediaProcessor
 from application.ports.partials import PartialStore
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import ReadingFactory, UnitOfWorkFactory
 from application.queries import ChatQueries
 from application.resumable import ResumableUploads
 from application.scanning import Scanning
@@ -61,12 +60,14 @@ def build_use_cases(
     draft_ttl: timedelta = timedelta(days=1),
     orphan_grace: timedelta = timedelta(hours=1),
     resumable_ttl: timedelta = timedelta(days=1),
-    access: AttachmentAccess | None = None,
+    reads: ReadingFactory | None = None,
     scanning: Scanning | None = None,
 ) -> UseCases:
-    """`access` answers the downloads' access checks; by default a unit of work of their own.
+    """`reads`: the reads that change nothing (lists, pages, the downloads' access checks); by
+    default each in a unit of work of its own.
     `scanning`: every upload is scanned for malware, and the sweep scans what an outage let in."""
-    access = access if access is not None else UnitOfWorkAccess(uow)
+    reads = reads if reads is not None else uow
+    access = ReadingAccess(reads)
     upload_media = UploadMedia(
         uow,
         files,
@@ -90,7 +91,7 @@ def build_use_cases(
         serve_thumbnail=ServeRenditionHandler(access, files, Rendition.THUMBNAIL),
         serve_preview=ServeRenditionHandler(access, files, Rendition.PREVIEW),
         delete_media=delete_media,
-        queries=ChatQueries(uow),
+        queries=ChatQueries(uow, reads),
         sweep=SweepHandler(
             uow,
             files,

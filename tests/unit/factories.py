@@ -27,7 +27,7 @@ from adapters.memory import (
     RecordingBroadcaster,
 )
 from adapters.sniffing import FiletypeSniffer
-from application.access import UnitOfWorkAccess
+from application.access import ReadingAccess
 from application.conversations import (
     AddMembersHandler,
     RemoveMemberHandler,
@@ -190,11 +190,9 @@ class World:
             self.processors,
             scanning=self.scanning,
         )
-        self.serve = ServeMediaHandler(UnitOfWorkAccess(self.uow), self.files)
-        self.serve_thumbnail = ServeRenditionHandler(
-            UnitOfWorkAccess(self.uow), self.files, Rendition.THUMBNAIL
-        )
-        self.serve_preview = ServeRenditionHandler(UnitOfWorkAccess(self.uow), self.files, Rendition.PREVIEW)
+        self.serve = ServeMediaHandler(ReadingAccess(self.uow), self.files)
+        self.serve_thumbnail = ServeRenditionHandler(ReadingAccess(self.uow), self.files, Rendition.THUMBNAIL)
+        self.serve_preview = ServeRenditionHandler(ReadingAccess(self.uow), self.files, Rendition.PREVIEW)
         self.delete_media = DeleteMediaHandler(self.uow, self.files, self.broadcaster, self.clock)
         self.queries = ChatQueries(self.uow)
         self.sweep = SweepHandler(

@@ -18,6 +18,7 @@ from adapters.sql.alchemy import rows_of
 from adapters.sql.contents import SqlContentRepository
 from adapters.sql.mappers import attachment_of, attachment_row, seen_of
 from adapters.sql.models import AttachmentRow, MessageRow, StoredContentRow
+from adapters.sql.reader import Reader, SessionReader
 from application.ports.repositories import AttachmentSeen
 from domain.attachment import Attachment, Rendition, rendition_name, rendition_owner
 from domain.errors import NotFound
@@ -27,8 +28,30 @@ class _Attachments(SQLAlchemyAsyncRepository[AttachmentRow]):
     model_type = AttachmentRow
 
 
-class SqlAttachmentRepository:
+class SqlAttachmentReads:
+    def __init__(self, reader: Reader) -> None:
+        self._read = reader
+
+    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
+        return await self._seen(statements.SEEN_BY_ID, {"id": attachment_id, "viewer": viewer})
+
+    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
+        return await self._seen(statements.SEEN_BY_FILENAME, {"filename": filename, "viewer": viewer})
+
+    async def _seen(self, query: Select[Any], parameters: dict[str, object]) -> AttachmentSeen | None:
+        found = await self._read.rows(query, parameters)
+        return seen_of(found[0] if found else None)
+
+    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
+        if not message_ids:
+            return []
+        rows = await self._read.rows(statements.ATTACHMENTS_OF, {"message_ids": list(message_ids)})
+        return [attachment_of(row) for row in rows]
+
+
+class SqlAttachmentRepository(SqlAttachmentReads):
     def __init__(self, session: AsyncSession) -> None:
+        super().__init__(SessionReader(session))
         self._session = session
 
     @cached_property
@@ -49,21 +72,6 @@ class SqlAttachmentRepository:
             await self._rows.add(attachment_row(attachment, 0 if last is None else last + 1))
         except IntegrityError:  # the message went meanwhile (the names are fresh UUIDs)
             raise NotFound("No such message.") from None
-
-    async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
-        return await self._seen(statements.SEEN_BY_ID, {"id": attachment_id, "viewer": viewer})
-
-    async def seen_by_filename(self, viewer: str, filename: str) -> AttachmentSeen | None:
-        return await self._seen(statements.SEEN_BY_FILENAME, {"filename": filename, "viewer": viewer})
-
-    async def _seen(self, query: Select[Any], parameters: dict[str, object]) -> AttachmentSeen | None:
-        return seen_of((await self._session.execute(query, parameters)).first())
-
-    async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
-        if not message_ids:
-            return []
-        rows = await self._session.execute(statements.ATTACHMENTS_OF, {"message_ids": list(message_ids)})
-        return [attachment_of(row) for row in rows]
 
     async def count_for_message(self, message_id: uuid.UUID) -> int:
         return await self._rows.count(AttachmentRow.message_id == message_id)

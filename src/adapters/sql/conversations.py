@@ -15,6 +15,7 @@ from adapters.sql import statements
 from adapters.sql.alchemy import rows_of
 from adapters.sql.mappers import conversation_of, conversation_row
 from adapters.sql.models import ConversationRow, MemberRow
+from adapters.sql.reader import Reader, SessionReader
 from domain.conversation import Conversation
 from domain.errors import NotFound
 
@@ -23,11 +24,38 @@ class _Conversations(SQLAlchemyAsyncRepository[ConversationRow]):
     model_type = ConversationRow
 
 
-class SqlConversationRepository:
+class SqlConversationReads:
     """Members are read as plain user ids in one query, never as ORM objects: a group of 1,000 is
     loaded in a few milliseconds, and a membership check reads one index entry."""
 
+    def __init__(self, reader: Reader) -> None:
+        self._read = reader
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        found = await self._read.rows(statements.CONVERSATION, {"id": conversation_id})
+        if not found:
+            return None
+        members = await self._read.rows(statements.MEMBER_IDS, {"conversation_id": conversation_id})
+        return conversation_of(found[0], frozenset(m.user_id for m in members))
+
+    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
+        found = await self._read.rows(
+            statements.IS_MEMBER, {"conversation_id": conversation_id, "user_id": user_id}
+        )
+        return bool(found)
+
+    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
+        rows = await self._read.rows(statements.CONVERSATIONS_OF, {"user_id": user_id})
+        members: dict[uuid.UUID, set[str]] = {row.id: set() for row in rows}
+        if rows:
+            for pair in await self._read.rows(statements.MEMBERS_OF_CONVERSATIONS_OF, {"user_id": user_id}):
+                members[pair.conversation_id].add(pair.user_id)
+        return [conversation_of(row, frozenset(members[row.id])) for row in rows]
+
+
+class SqlConversationRepository(SqlConversationReads):
     def __init__(self, session: AsyncSession) -> None:
+        super().__init__(SessionReader(session))
         self._session = session
 
     @cached_property
@@ -37,19 +65,6 @@ class SqlConversationRepository:
     async def add(self, conversation: Conversation) -> None:
         await self._rows.add(conversation_row(conversation))
 
-    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
-        row = (await self._session.execute(statements.CONVERSATION, {"id": conversation_id})).first()
-        if row is None:
-            return None
-        members = await self._session.scalars(statements.MEMBER_IDS, {"conversation_id": conversation_id})
-        return conversation_of(row, frozenset(members))
-
-    async def is_member(self, conversation_id: uuid.UUID, user_id: str) -> bool:
-        found = await self._session.scalar(
-            statements.IS_MEMBER, {"conversation_id": conversation_id, "user_id": user_id}
-        )
-        return found is not None
-
     async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
         row = await self._session.scalar(
             select(ConversationRow).where(
@@ -57,26 +72,6 @@ class SqlConversationRepository:
             )
         )
         return None if row is None else conversation_of(row, frozenset((member_a, member_b)))
-
-    async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
-        mine = select(MemberRow.conversation_id).where(MemberRow.user_id == user_id)
-        rows = list(
-            await self._session.scalars(
-                select(ConversationRow)
-                .where(ConversationRow.id.in_(mine))
-                .order_by(ConversationRow.last_activity_at.desc(), ConversationRow.id.desc())
-            )
-        )
-        members: dict[uuid.UUID, set[str]] = {row.id: set() for row in rows}
-        if rows:
-            pairs = await self._session.execute(
-                select(MemberRow.conversation_id, MemberRow.user_id).where(
-                    MemberRow.conversation_id.in_(mine)
-                )
-            )
-            for conversation_id, member_id in pairs:
-                members[conversation_id].add(member_id)
-        return [conversation_of(row, frozenset(members[row.id])) for row in rows]
 
     async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
         if not user_ids:

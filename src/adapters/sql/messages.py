@@ -14,6 +14,7 @@ from adapters.sql import statements
 from adapters.sql.alchemy import rows_of
 from adapters.sql.mappers import message_of, message_row
 from adapters.sql.models import MessageRow
+from adapters.sql.reader import Reader, SessionReader
 from domain.conversation import Message
 from domain.errors import NotFound
 
@@ -22,8 +23,37 @@ class _Messages(SQLAlchemyAsyncRepository[MessageRow]):
     model_type = MessageRow
 
 
-class SqlMessageRepository:
+class SqlMessageReads:
+    def __init__(self, reader: Reader) -> None:
+        self._read = reader
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        found = await self._read.rows(statements.MESSAGE, {"id": message_id})
+        return message_of(found[0]) if found else None
+
+    async def list_page(
+        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
+    ) -> Sequence[Message]:
+        if before is None:
+            rows = await self._read.rows(
+                statements.MESSAGE_PAGE, {"conversation_id": conversation_id, "limit": limit}
+            )
+        else:
+            anchor = await self._read.rows(
+                statements.MESSAGE_SEQ, {"id": before, "conversation_id": conversation_id}
+            )
+            if not anchor:
+                raise NotFound("No such message in this conversation.")
+            rows = await self._read.rows(
+                statements.MESSAGE_PAGE_BEFORE,
+                {"conversation_id": conversation_id, "limit": limit, "seq": anchor[0].seq},
+            )
+        return [message_of(row) for row in rows]
+
+
+class SqlMessageRepository(SqlMessageReads):
     def __init__(self, session: AsyncSession) -> None:
+        super().__init__(SessionReader(session))
         self._session = session
 
     @cached_property
@@ -32,26 +62,6 @@ class SqlMessageRepository:
 
     async def add(self, message: Message) -> None:
         await self._rows.add(message_row(message))
-
-    async def get(self, message_id: uuid.UUID) -> Message | None:
-        row = (await self._session.execute(statements.MESSAGE, {"id": message_id})).first()
-        return None if row is None else message_of(row)
-
-    async def list_page(
-        self, conversation_id: uuid.UUID, *, before: uuid.UUID | None, limit: int
-    ) -> Sequence[Message]:
-        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-        if before is not None:
-            anchor = await self._session.scalar(
-                select(MessageRow.seq).where(
-                    MessageRow.id == before, MessageRow.conversation_id == conversation_id
-                )
-            )
-            if anchor is None:
-                raise NotFound("No such message in this conversation.")
-            query = query.where(MessageRow.seq < anchor)
-        rows = await self._session.scalars(query.order_by(MessageRow.seq.desc()).limit(limit))
-        return [message_of(row) for row in rows]
 
     async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None:
         await self._session.execute(

@@ -1,4 +1,4 @@
-"""The reads every request makes, as Core statements built once, with bound parameters.
+"""The reads, as Core statements built once, with bound parameters.
 
 Through the ORM each of these queries was built anew per call (its cache key computed again) and
 its rows were loaded as entities into the session: the access check of a download took 1.4 ms that
@@ -29,7 +29,30 @@ IS_MEMBER = (
     .limit(1)
 )
 
+# A member's conversations, most recent activity first, and the members of each.
+_mine = select(_members.c.conversation_id).where(_members.c.user_id == bindparam("user_id"))
+CONVERSATIONS_OF = (
+    select(_conversations)
+    .where(_conversations.c.id.in_(_mine))
+    .order_by(_conversations.c.last_activity_at.desc(), _conversations.c.id.desc())
+)
+MEMBERS_OF_CONVERSATIONS_OF = select(_members.c.conversation_id, _members.c.user_id).where(
+    _members.c.conversation_id.in_(_mine)
+)
+
 MESSAGE = select(_messages).where(_messages.c.id == bindparam("id"))
+MESSAGE_SEQ = select(_messages.c.seq).where(
+    _messages.c.id == bindparam("id"), _messages.c.conversation_id == bindparam("conversation_id")
+)
+# A page of a conversation's messages, newest first (the unique (conversation_id, seq) index).
+_page = (
+    select(_messages)
+    .where(_messages.c.conversation_id == bindparam("conversation_id"))
+    .order_by(_messages.c.seq.desc())
+    .limit(bindparam("limit"))
+)
+MESSAGE_PAGE = _page
+MESSAGE_PAGE_BEFORE = _page.where(_messages.c.seq < bindparam("seq"))
 
 ATTACHMENTS_OF = (
     select(_attachments)

@@ -14,8 +14,8 @@ from domain.conversation import Conversation, Message
 from domain.resumable import UploadSession
 
 
-class ConversationRepository(Protocol):
-    async def add(self, conversation: Conversation) -> None: ...
+class ConversationReads(Protocol):
+    """What the reads need of the conversations (`application.ports.unit_of_work.Reading`)."""
 
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
         """The conversation with all its members (a group's may be 1,000: read when the members
@@ -26,12 +26,16 @@ class ConversationRepository(Protocol):
         """Whether the user is a member now; False for an unknown conversation."""
         ...
 
-    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
-        """The direct conversation between exactly these two users, if there is one."""
-        ...
-
     async def list_for_member(self, user_id: str) -> Sequence[Conversation]:
         """The user's conversations, most recent activity first."""
+        ...
+
+
+class ConversationRepository(ConversationReads, Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
+        """The direct conversation between exactly these two users, if there is one."""
         ...
 
     async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
@@ -50,9 +54,7 @@ class ConversationRepository(Protocol):
         ...
 
 
-class MessageRepository(Protocol):
-    async def add(self, message: Message) -> None: ...
-
+class MessageReads(Protocol):
     async def get(self, message_id: uuid.UUID) -> Message | None: ...
 
     async def list_page(
@@ -61,6 +63,10 @@ class MessageRepository(Protocol):
         """At most `limit` messages, newest first, strictly older than `before` when given.
         Raises NotFound when `before` is not a message of this conversation."""
         ...
+
+
+class MessageRepository(MessageReads, Protocol):
+    async def add(self, message: Message) -> None: ...
 
     async def set_has_media(self, message_id: uuid.UUID, has_media: bool) -> None: ...
 
@@ -76,9 +82,7 @@ class MessageRepository(Protocol):
         ...
 
 
-class AttachmentRepository(Protocol):
-    async def add(self, attachment: Attachment) -> None: ...
-
+class AttachmentReads(Protocol):
     async def seen_by_id(self, viewer: str, attachment_id: uuid.UUID) -> AttachmentSeen | None:
         """The attachment with this id, and whether `viewer` is a member of its message's
         conversation now: both in one read, for the access check; None for an unknown id."""
@@ -91,6 +95,10 @@ class AttachmentRepository(Protocol):
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         """Their attachments, in upload order."""
         ...
+
+
+class AttachmentRepository(AttachmentReads, Protocol):
+    async def add(self, attachment: Attachment) -> None: ...
 
     async def count_for_message(self, message_id: uuid.UUID) -> int: ...
 

@@ -1,6 +1,8 @@
-"""One contract for `AttachmentAccess` (the downloads' access check, read outside any unit of work),
-over every adapter: a unit of work of its own on memory, SQLite and PostgreSQL, and SQLite read
-inline on the loop's thread. Writes go through the unit of work, as the service makes them."""
+"""One contract for the reads outside any unit of work (`Reading`: the chat's lists and pages
+through `ChatQueries`, and the downloads' access check `AttachmentAccess` over it), on every
+adapter: a unit of work of its own on memory, SQLite and PostgreSQL, SQLite read inline on the
+loop's thread, PostgreSQL in autocommit. Writes go through the unit of work, as the service makes
+them."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import itertools
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import anyio
 import asyncpg
@@ -18,42 +21,53 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory import InMemoryUnitOfWorkFactory
-from adapters.sql.access import AutocommitAttachmentAccess, SqliteAttachmentAccess, shares_file
 from adapters.sql.database import create_engine, session_maker
+from adapters.sql.reader import AutocommitReader, EngineReader, InlineSqliteReader, shares_file
+from adapters.sql.reading import SqlReading
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from application.access import UnitOfWorkAccess
+from application.access import ReadingAccess
 from application.ports.access import AttachmentAccess
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import ReadingFactory, UnitOfWorkFactory
+from application.queries import ChatQueries
 from domain.attachment import Attachment, stored_name
+from domain.errors import NotFound
 from tests.databases import PG_HOST, PG_PORT, PG_USER
-from tests.integration.test_repository_contract import add, attachment, group, post
+from tests.integration.test_repository_contract import T0, add, attachment, group, post
 
 
 @dataclass
 class Backend:
     uow: UnitOfWorkFactory
-    access: AttachmentAccess
+    reads: ReadingFactory
     url: str | None = None
     engine: AsyncEngine | None = None
+
+    @property
+    def access(self) -> AttachmentAccess:
+        return ReadingAccess(self.reads)
+
+    @property
+    def queries(self) -> ChatQueries:
+        return ChatQueries(self.uow, self.reads)
 
 
 async def open_backend(request: pytest.FixtureRequest, name: str) -> AsyncIterator[Backend]:
     if name == "memory":
         uow = InMemoryUnitOfWorkFactory()
-        yield Backend(uow, UnitOfWorkAccess(uow))
+        yield Backend(uow, uow)
         return
     url = request.getfixturevalue("postgres_url" if name.startswith("postgres") else "sqlite_url")
     engine = create_engine(url)
     sql_uow = SqlUnitOfWorkFactory(session_maker(engine))
-    own: SqliteAttachmentAccess | AutocommitAttachmentAccess | None = (
-        SqliteAttachmentAccess(url, UnitOfWorkAccess(sql_uow))
+    own: SqlReading | None = (
+        SqlReading(InlineSqliteReader(url, EngineReader(engine)))
         if name == "sqlite-inline"
-        else AutocommitAttachmentAccess(url)
+        else SqlReading(AutocommitReader(url))
         if name == "postgres-autocommit"
         else None
     )
     try:
-        yield Backend(sql_uow, own or UnitOfWorkAccess(sql_uow), url, engine)
+        yield Backend(sql_uow, own or sql_uow, url, engine)
     finally:
         if own is not None:
             await own.close()
@@ -219,3 +233,73 @@ async def test_a_connection_the_server_dropped_costs_a_retry_not_an_error(postgr
     assert ended >= 1  # the access pool's connection among them
     again = await backend.access.seen_by_filename("bob", attached.filename)
     assert again == first
+
+
+# The chat's reads (ChatQueries over `Reading`): what a member sees, and what a non-member or a
+# member just removed is told, read as committed each time.
+
+
+async def test_a_members_conversations_come_newest_activity_first_with_their_members(
+    backend: Backend,
+) -> None:
+    old, new, other = group("alice", "bob"), group("alice", "carol"), group("carol")
+    await add(backend.uow, old, new, other)
+    async with backend.uow() as tx:
+        await tx.conversations.advance(old.id, T0 + timedelta(minutes=1))
+        await tx.conversations.advance(new.id, T0 + timedelta(minutes=2))
+        await tx.commit()
+    listed = await backend.queries.conversations("alice")
+    assert [(c.id, c.member_ids) for c in listed] == [
+        (new.id, frozenset({"alice", "carol"})),
+        (old.id, frozenset({"alice", "bob"})),
+    ]
+    assert await backend.queries.conversations("nobody") == []
+    assert (await backend.queries.conversation("bob", old.id)).member_ids == frozenset({"alice", "bob"})
+    with pytest.raises(NotFound):
+        await backend.queries.conversation("bob", new.id)
+
+
+async def test_a_page_of_messages_comes_newest_first_with_its_attachments(backend: Backend) -> None:
+    conversation = group("alice", "bob")
+    await add(backend.uow, conversation)
+    messages = [await post(backend.uow, conversation) for _ in range(5)]
+    files = {m.id: [attachment(m), attachment(m)] for m in messages[1::2]}
+    async with backend.uow() as tx:
+        for attached in files.values():
+            for one in attached:
+                await tx.attachments.add(one)
+            await tx.messages.set_has_media(attached[0].message_id, True)  # type: ignore[arg-type]
+        await tx.commit()
+    page = await backend.queries.messages("bob", conversation.id, before=None, limit=3)
+    assert [item.message.seq for item in page] == [5, 4, 3]
+    assert [list(item.attachments) for item in page] == [[], files[messages[3].id], []]
+    older = await backend.queries.messages("bob", conversation.id, before=page[-1].message.id, limit=3)
+    assert [item.message.seq for item in older] == [2, 1]
+    assert list(older[0].attachments) == files[messages[1].id]
+    assert list(await backend.queries.media_of_message("alice", messages[3].id)) == files[messages[3].id]
+    elsewhere = group("alice")
+    await add(backend.uow, elsewhere)
+    with pytest.raises(NotFound):  # an anchor of another conversation is no anchor here
+        await backend.queries.messages("alice", elsewhere.id, before=messages[0].id, limit=3)
+
+
+async def test_a_removed_member_is_refused_by_the_next_read(backend: Backend) -> None:
+    """No read is cached: the removal's commit is the end of every read of the conversation."""
+    conversation = group("alice", "bob")
+    await add(backend.uow, conversation)
+    message = await post(backend.uow, conversation)
+    assert await backend.queries.messages("bob", conversation.id, before=None, limit=10)
+    assert await backend.queries.media_of_message("bob", message.id) == []
+    async with backend.uow() as tx:
+        await tx.conversations.remove_member(conversation.id, "bob")
+        await tx.commit()
+    reads: list[Callable[[], Awaitable[object]]] = [
+        lambda: backend.queries.messages("bob", conversation.id, before=None, limit=10),
+        lambda: backend.queries.media_of_message("bob", message.id),
+        lambda: backend.queries.conversation("bob", conversation.id),
+    ]
+    for read in reads:
+        with pytest.raises(NotFound):
+            await read()
+    assert await backend.queries.conversations("bob") == []
+    assert [c.id for c in await backend.queries.conversations("alice")] == [conversation.id]
