@@ -23,6 +23,8 @@ from application.ports.repositories import AttachmentSeen
 from domain.attachment import Attachment, Rendition, rendition_name, rendition_owner
 from domain.errors import NotFound
 
+_table = AttachmentRow.__table__  # rows, not ORM objects, for the mappers
+
 
 class _Attachments(SQLAlchemyAsyncRepository[AttachmentRow]):
     model_type = AttachmentRow
@@ -134,11 +136,12 @@ class SqlAttachmentRepository(SqlAttachmentReads):
         return int(total or 0)
 
     async def drafts_created_before(self, cutoff: datetime, limit: int) -> Sequence[Attachment]:
-        rows = await self._session.scalars(
-            select(AttachmentRow)
-            .where(AttachmentRow.message_id.is_(None), AttachmentRow.created_at < cutoff)
-            .order_by(AttachmentRow.created_at)
-            .limit(limit)
+        rows = await self._read.rows(
+            select(_table)
+            .where(_table.c.message_id.is_(None), _table.c.created_at < cutoff)
+            .order_by(_table.c.created_at)
+            .limit(limit),
+            {},
         )
         return [attachment_of(row) for row in rows]
 
@@ -167,10 +170,10 @@ class SqlAttachmentRepository(SqlAttachmentReads):
         return frozenset(names)
 
     async def unscanned(self, limit: int, *, after: uuid.UUID | None = None) -> Sequence[Attachment]:
-        query = select(AttachmentRow).where(AttachmentRow.unscanned)
+        query = select(_table).where(_table.c.unscanned)
         if after is not None:
-            query = query.where(AttachmentRow.id > after)
-        rows = await self._session.scalars(query.order_by(AttachmentRow.id).limit(limit))
+            query = query.where(_table.c.id > after)
+        rows = await self._read.rows(query.order_by(_table.c.id).limit(limit), {})
         return [attachment_of(row) for row in rows]
 
     async def mark_scanned(self, attachment_id: uuid.UUID) -> None:

@@ -66,12 +66,13 @@ class SqlConversationRepository(SqlConversationReads):
         await self._rows.add(conversation_row(conversation))
 
     async def find_direct(self, member_a: str, member_b: str) -> Conversation | None:
-        row = await self._session.scalar(
-            select(ConversationRow).where(
+        found = await self._read.rows(
+            select(ConversationRow.__table__).where(
                 ConversationRow.direct_pair == "\n".join(sorted((member_a, member_b)))
-            )
+            ),
+            {},
         )
-        return None if row is None else conversation_of(row, frozenset((member_a, member_b)))
+        return conversation_of(found[0], frozenset((member_a, member_b))) if found else None
 
     async def add_members(self, conversation_id: uuid.UUID, user_ids: frozenset[str]) -> None:
         if not user_ids:
