@@ -7,7 +7,8 @@ are the medians of the rounds and their range.
 
 `READS_BASELINE=/path/to/checkout` adds a third peer in the same turns: that checkout's service
 (with its own .venv) on a database of its own staged alike, for a before/after.
-`READS_DATABASES=sqlite` (or `postgres`) runs one database only.
+`READS_DATABASES=sqlite` (or `postgres`) runs one database only; `READS_WORKERS=1` one worker count
+(by default 1, then 2 with the events through Redis, the floor with as many).
 
 Run as `python -m bench.reads` (JSON in bench/results/reads.json)."""
 
@@ -31,7 +32,7 @@ from bench.report import RESULTS, Row, print_table, ratio, verdict, write_json
 from bench.service import REPO, Api, Service, free_port, start_service, wait_healthy
 
 CONNECTIONS = 32
-SECONDS = 5
+SECONDS = 4
 ROUNDS = 3
 CONVERSATIONS = 20  # the reader's, besides the one whose history is read
 MESSAGES = 60  # in the read conversation; every other one with an attachment
@@ -83,14 +84,14 @@ def stage(api: Api) -> tuple[Paths, dict[str, str]]:
     return ours, floor
 
 
-def start_floor(workdir: Path, database_url: str) -> Service:
+def start_floor(workdir: Path, database_url: str, workers: int) -> Service:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "floor.log"
     env = {**os.environ, "FLOOR_DATABASE_URL": database_url}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.reads_floor", str(port)],
+            [sys.executable, "-m", "bench.reads_floor", str(port), str(workers)],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -112,9 +113,9 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 
 
 def _service_peer(
-    name: str, workdir: Path, url: str, repo: Path, stack: ExitStack
+    name: str, workdir: Path, env: dict[str, str], repo: Path, workers: int, stack: ExitStack
 ) -> tuple[Peer, dict[str, str]]:
-    service = start_service(workdir, {"DATABASE_URL": url}, repo=repo)
+    service = start_service(workdir, env, repo=repo, workers=workers)
     stack.callback(service.stop)
     api = Api(service, service.token(USER))
     stack.callback(api.close)
@@ -124,16 +125,24 @@ def _service_peer(
     return Peer(name, service, paths, headers), floor
 
 
-def run_database(kind: str, workdir: Path, baseline: Path | None) -> dict[str, object]:
+def run_scenario(kind: str, workers: int, workdir: Path, baseline: Path | None) -> dict[str, object]:
+    """One database, `workers` granian workers for the service and for the floor alike."""
+    # More than one worker: the events go through Redis, as they must between processes.
+    extra = {} if workers == 1 else {"REDIS_URL": postgres.REDIS_URL}
     with ExitStack() as stack:
         url = stack.enter_context(database(kind, workdir / "ours"))
-        ours, floor_paths = _service_peer("service", workdir / "ours", url, REPO, stack)
-        floor_service = start_floor(workdir / "floor", url)
+        ours, floor_paths = _service_peer(
+            "service", workdir / "ours", {"DATABASE_URL": url, **extra}, REPO, workers, stack
+        )
+        floor_service = start_floor(workdir / "floor", url, workers)
         stack.callback(floor_service.stop)
         peers = [ours, Peer("floor", floor_service, floor_paths, {})]
         if baseline is not None:
             base_url = stack.enter_context(database(kind, workdir / "baseline"))
-            peers.append(_service_peer("baseline", workdir / "baseline", base_url, baseline, stack)[0])
+            base_env = {"DATABASE_URL": base_url, **extra}
+            peers.append(
+                _service_peer("baseline", workdir / "baseline", base_env, baseline, workers, stack)[0]
+            )
         rates: dict[str, dict[str, list[Rate]]] = {r: {p.name: [] for p in peers} for r in ours.paths}
         for round_no in range(ROUNDS):
             for route in ours.paths:
@@ -143,9 +152,10 @@ def run_database(kind: str, workdir: Path, baseline: Path | None) -> dict[str, o
                     )
                     rates[route][peer.name].append(rate)
                     figures = f"{rate.req_s:8.0f} req/s p99 {rate.p99_ms:6.1f} ms"
-                    print(f"  {kind} {route:13} {peer.name:8} {figures}", flush=True)
+                    print(f"  {kind} x{workers} {route:13} {peer.name:8} {figures}", flush=True)
         problems = {p.name: p.service.log_problems() for p in peers}
     return {
+        "workers": workers,
         "routes": {r: {n: summary(v) for n, v in by.items()} for r, by in rates.items()},
         "log_problems": problems,
     }
@@ -193,21 +203,28 @@ def rows(results: dict[str, object]) -> list[Row]:
 def main() -> int:
     baseline = Path(os.environ["READS_BASELINE"]).resolve() if os.environ.get("READS_BASELINE") else None
     kinds = os.environ.get("READS_DATABASES", "sqlite,postgres").split(",")
+    worker_counts = [int(n) for n in os.environ.get("READS_WORKERS", "1,2").split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="chat-media-reads-"))
     results: dict[str, object] = {"machine": {"cores": os.cpu_count(), "loadavg_at_start": os.getloadavg()}}
     started = time.monotonic()
     try:
         for kind in kinds:
-            reason = postgres.unavailable() if kind == "postgres" else None
-            if reason is not None:
-                print(f"the PostgreSQL reads are skipped: {reason}")
-                results[kind] = {"skipped": reason}
-                continue
-            elapsed = time.monotonic() - started
-            print(
-                f"[{elapsed:6.1f} s] {kind}: staging, then {ROUNDS} rounds of {SECONDS} s per route and peer"
-            )
-            results[kind] = run_database(kind, workdir / kind, baseline)
+            for workers in worker_counts:
+                name = f"{kind}, {workers} worker{'s' if workers > 1 else ''}"
+                reason = postgres.unavailable(redis=workers > 1) if kind == "postgres" else None
+                if (
+                    reason is None
+                    and workers > 1
+                    and not postgres.reachable(postgres.REDIS_HOST, postgres.REDIS_PORT)
+                ):
+                    reason = "Redis does not answer (more than one worker needs it)"
+                if reason is not None:
+                    print(f"{name}: skipped: {reason}")
+                    results[name] = {"skipped": reason}
+                    continue
+                elapsed = time.monotonic() - started
+                print(f"[{elapsed:6.1f} s] {name}: staging, then {ROUNDS} rounds of {SECONDS} s each")
+                results[name] = run_scenario(kind, workers, workdir / f"{kind}-{workers}", baseline)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["machine"]["loadavg_at_end"] = os.getloadavg()  # type: ignore[index]

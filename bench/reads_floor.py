@@ -6,7 +6,7 @@ own driver (sqlite3 on the loop's thread, asyncpg in a pool) and answering the r
 - `GET /messages/{conversation_id}`: the newest 50 messages, and the attachments of those with media;
 - `GET /media/{message_id}`: a message's attachments.
 
-Run as `FLOOR_DATABASE_URL=<the service's DATABASE_URL> python -m bench.reads_floor PORT`."""
+Run as `FLOOR_DATABASE_URL=<the service's DATABASE_URL> python -m bench.reads_floor PORT [WORKERS]`."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ app = Litestar([health, conversations, messages, media], lifespan=[lifespan], op
 
 
 def main() -> None:
-    serve_bare("bench.reads_floor:app", int(sys.argv[1]))
+    serve_bare("bench.reads_floor:app", int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)
 
 
 if __name__ == "__main__":

@@ -81,9 +81,12 @@ class Service:
         return [line for line in self.log.read_text(errors="replace").splitlines() if pattern.search(line)]
 
 
-def start_service(workdir: Path, extra_env: dict[str, str] | None = None, repo: Path = REPO) -> Service:
+def start_service(
+    workdir: Path, extra_env: dict[str, str] | None = None, repo: Path = REPO, workers: int = 1
+) -> Service:
     """`extra_env` overrides the defaults (say, a PostgreSQL DATABASE_URL, REDIS_URL, a shared
-    JWT_SECRET for two instances). `repo`: another checkout's service (its own .venv), for an A/B."""
+    JWT_SECRET for two instances). `repo`: another checkout's service (its own .venv), for an A/B.
+    `workers`: granian's (more than one wants REDIS_URL, for the WebSocket events to reach all)."""
     port = free_port()
     (workdir / "uploads").mkdir(parents=True, exist_ok=True)
     env = {
@@ -99,7 +102,8 @@ def start_service(workdir: Path, extra_env: dict[str, str] | None = None, repo: 
     with log.open("wb") as out:
         python = sys.executable if repo == REPO else str(repo / ".venv" / "bin" / "python")
         process = subprocess.Popen(
-            [python, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [python, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            + (["--workers", str(workers)] if workers != 1 else []),
             cwd=repo,
             env=env,
             stdout=out,

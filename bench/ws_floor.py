@@ -94,13 +94,13 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 return
 
 
-def serve_bare(app: str, port: int) -> None:
+def serve_bare(app: str, port: int, workers: int = 1) -> None:
     """`app` ("module:attribute") alone on granian, as the service runs: 1 worker, no access log."""
     from granian import Granian
     from granian.constants import Interfaces
 
     Granian(
-        app, interface=Interfaces.ASGI, address="127.0.0.1", port=port, workers=1, log_access=False
+        app, interface=Interfaces.ASGI, address="127.0.0.1", port=port, workers=workers, log_access=False
     ).serve()
 
 

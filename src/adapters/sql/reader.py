@@ -134,7 +134,10 @@ class InlineSqliteReader:
 class AutocommitReader:
     """One statement in autocommit, on a small pool of its own (PostgreSQL)."""
 
-    POOL_SIZE = 8  # a read holds its connection for well under a millisecond
+    # As many connections as requests are read at once under load (32 at a time in
+    # bench/reads.py): a connection past the pool's size is opened for one statement and closed
+    # after it (asyncpg's connect, its SSL attempt included, was 6% of a listing's time at 8).
+    POOL_SIZE = 32
     MAX_OVERFLOW = 8
 
     def __init__(self, url: str) -> None:
