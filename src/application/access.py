@@ -24,14 +24,6 @@ async def ensure_member(uow: Reading, conversation_id: uuid.UUID, user_id: str) 
         raise NotFound("No such conversation.")
 
 
-async def visible_message(uow: Reading, message_id: uuid.UUID, user_id: str) -> Message:
-    """The message, when the user is a member of its conversation; NotFound otherwise."""
-    message = await uow.messages.get(message_id)
-    if message is None or not await uow.conversations.is_member(message.conversation_id, user_id):
-        raise NotFound("No such message.")  # the same answer for both
-    return message
-
-
 async def message_in_conversation(
     uow: Reading, message_id: uuid.UUID, user_id: str
 ) -> tuple[Message, Conversation]:

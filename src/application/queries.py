@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.access import ensure_member, visible, visible_conversation, visible_message
+from application.access import ensure_member, visible, visible_conversation
 from application.events import Logged
 from application.ports.unit_of_work import ReadingFactory, UnitOfWorkFactory
 from domain.attachment import Attachment
@@ -70,8 +70,10 @@ class ChatQueries:
 
     async def media_of_message(self, user_id: str, message_id: uuid.UUID) -> Sequence[Attachment]:
         async with self._reads() as reading:
-            message = await visible_message(reading, message_id, user_id)
-            return await reading.attachments.list_for_messages([message.id])
+            seen = await reading.attachments.seen_of_message(user_id, message_id)
+        if seen is None or not seen.viewer_is_member:
+            raise NotFound("No such message.")  # the same answer for both
+        return seen.attachments
 
     async def visible_media(self, user_id: str, attachment_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         """Those of the attachments the user may see now, in the order asked (each once); the rest,

@@ -277,6 +277,9 @@ async def test_a_page_of_messages_comes_newest_first_with_its_attachments(backen
     assert [item.message.seq for item in older] == [2, 1]
     assert list(older[0].attachments) == files[messages[1].id]
     assert list(await backend.queries.media_of_message("alice", messages[3].id)) == files[messages[3].id]
+    for viewer, message_id in (("carol", messages[3].id), ("alice", uuid.uuid4())):
+        with pytest.raises(NotFound):  # not a member, or no such message: the same answer
+            await backend.queries.media_of_message(viewer, message_id)
     elsewhere = group("alice")
     await add(backend.uow, elsewhere)
     with pytest.raises(NotFound):  # an anchor of another conversation is no anchor here

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from adapters.memory.database import MemoryDatabase
-from application.ports.repositories import AttachmentSeen, StoredContent
+from application.ports.repositories import AttachmentSeen, MessageMediaSeen, StoredContent
 from domain.attachment import Attachment
 from domain.conversation import Conversation, ConversationKind, Message
 from domain.errors import NotFound
@@ -123,6 +123,14 @@ class InMemoryAttachmentRepository:
     async def list_for_messages(self, message_ids: Sequence[uuid.UUID]) -> Sequence[Attachment]:
         wanted = set(message_ids)
         return [a for a in self._db.attachments.values() if a.message_id in wanted]  # dicts keep order
+
+    async def seen_of_message(self, viewer: str, message_id: uuid.UUID) -> MessageMediaSeen | None:
+        message = self._db.messages.get(message_id)
+        if message is None:
+            return None
+        conversation = self._db.conversations.get(message.conversation_id)
+        member = conversation is not None and conversation.has_member(viewer)
+        return MessageMediaSeen(await self.list_for_messages([message_id]), member)
 
     async def count_for_message(self, message_id: uuid.UUID) -> int:
         return sum(1 for a in self._db.attachments.values() if a.message_id == message_id)

@@ -19,7 +19,7 @@ from adapters.sql.contents import SqlContentRepository
 from adapters.sql.mappers import attachment_of, attachment_row, seen_of
 from adapters.sql.models import AttachmentRow, MessageRow, StoredContentRow
 from adapters.sql.reader import Reader, SessionReader
-from application.ports.repositories import AttachmentSeen
+from application.ports.repositories import AttachmentSeen, MessageMediaSeen
 from domain.attachment import Attachment, Rendition, rendition_name, rendition_owner
 from domain.errors import NotFound
 
@@ -49,6 +49,13 @@ class SqlAttachmentReads:
             return []
         rows = await self._read.rows(statements.ATTACHMENTS_OF, {"message_ids": list(message_ids)})
         return [attachment_of(row) for row in rows]
+
+    async def seen_of_message(self, viewer: str, message_id: uuid.UUID) -> MessageMediaSeen | None:
+        rows = await self._read.rows(statements.MEDIA_OF_MESSAGE_SEEN, {"id": message_id, "viewer": viewer})
+        if not rows:
+            return None
+        attachments = [attachment_of(row) for row in rows if row._mapping["id"] is not None]
+        return MessageMediaSeen(attachments, bool(rows[0]._mapping["viewer_is_member"]))
 
 
 class SqlAttachmentRepository(SqlAttachmentReads):

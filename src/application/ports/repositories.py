@@ -96,6 +96,11 @@ class AttachmentReads(Protocol):
         """Their attachments, in upload order."""
         ...
 
+    async def seen_of_message(self, viewer: str, message_id: uuid.UUID) -> MessageMediaSeen | None:
+        """The message's attachments in upload order, and whether `viewer` is a member of its
+        conversation now, in one read (a client's most frequent one); None for an unknown message."""
+        ...
+
 
 class AttachmentRepository(AttachmentReads, Protocol):
     async def add(self, attachment: Attachment) -> None: ...
@@ -191,3 +196,9 @@ class UploadSessionRepository(Protocol):
     async def expired(self, now: datetime, limit: int) -> Sequence[UploadSession]:
         """At most `limit` sessions whose `expires_at` is not after `now`."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMediaSeen:
+    attachments: Sequence[Attachment]
+    viewer_is_member: bool
