@@ -78,8 +78,9 @@ fmt: install ## Format and autofix
 	$(RUN) ruff format src tests bench migrations
 	$(RUN) ruff check --fix src tests bench migrations
 
-bench: install ## Measure upload, download and listing throughput on loopback, then signed URLs, the web client, event commits and the malware scan
+bench: install ## Measure upload, download and listing throughput on loopback, then the chat reads, signed URLs, the web client, event commits and the malware scan
 	$(RUN) python -m bench
+	$(RUN) python -m bench.reads
 	$(RUN) python -m bench.signed_urls
 	$(RUN) python -m bench.web_client
 	$(RUN) python -m bench.event_commits
@@ -90,6 +91,9 @@ bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) 
 
 bench-download: install ## Download throughput alone: the service, nginx in front of it (SQLite, PostgreSQL), nginx alone
 	$(RUN) python -m bench download
+
+bench-reads: install ## The chat reads (conversations, a messages page, a message's media) at 32 connections beside a bare Litestar app doing the same reads, SQLite and PostgreSQL, 1 and 2 workers
+	$(RUN) python -m bench.reads
 
 bench-signed: install ## A download by signed URL beside the bearer header: the check alone and the answer time
 	$(RUN) python -m bench.signed_urls
@@ -112,4 +116,4 @@ bench-scan: install ## 50 MB through clamd's INSTREAM (the adapter, a raw socket
 bench-storage: install ## Upload and download throughput with files on local disk vs in S3 (moto on loopback)
 	$(RUN) python -m bench.storage
 
-.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-heic bench-signed bench-web bench-events bench-storage bench-scan
+.PHONY: help uv install web test-web run migrate migration token test test-unit test-integration lint fmt bench bench-upload bench-download bench-media bench-heic bench-reads bench-signed bench-web bench-events bench-storage bench-scan

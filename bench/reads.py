@@ -129,6 +129,8 @@ def run_scenario(kind: str, workers: int, workdir: Path, baseline: Path | None) 
     """One database, `workers` granian workers for the service and for the floor alike."""
     # More than one worker: the events go through Redis, as they must between processes.
     extra = {} if workers == 1 else {"REDIS_URL": postgres.REDIS_URL}
+    # The staging's uploads are no burst to refuse (and with Redis every peer's count is shared).
+    extra["UPLOAD_RATE"] = "0"
     with ExitStack() as stack:
         url = stack.enter_context(database(kind, workdir / "ours"))
         ours, floor_paths = _service_peer(
