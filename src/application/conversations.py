@@ -27,7 +27,7 @@ class Started:
 
 class StartConversationHandler:
     """Rules: the creator is always a member; a direct conversation has exactly two members and
-    there is at most one per pair (asking again returns it); a group has at most 1,000 members."""
+    there is at most one per pair (asking again returns it); a group has at most 10,000 members."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow

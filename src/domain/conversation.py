@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-MAX_GROUP_MEMBERS = 1000
+MAX_GROUP_MEMBERS = 10_000  # large chat groups hold thousands; the fan-out is benched at this size
 MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 10_000
 MAX_USER_ID_LENGTH = 255

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from application.conversations import AddMembers, StartConversation
-from domain.conversation import ConversationKind
+from domain.conversation import MAX_GROUP_MEMBERS, ConversationKind
 from domain.errors import InvalidInput, NotFound
 from tests.unit.factories import START, GroupFactory, World
 
@@ -140,16 +140,16 @@ async def test_a_title_longer_than_200_characters_is_refused() -> None:
     assert world.db.conversations == {}
 
 
-async def test_a_group_takes_up_to_1000_members_creator_included() -> None:
+async def test_a_group_takes_up_to_max_members_creator_included() -> None:
     world = World()
-    others = [f"user-{n}" for n in range(999)]
+    others = [f"user-{n}" for n in range(MAX_GROUP_MEMBERS - 1)]
     started = await world.start(GroupFactory.build(creator_id="alice", member_ids=others))
-    assert len(world.db.conversations[started.conversation.id].member_ids) == 1000
+    assert len(world.db.conversations[started.conversation.id].member_ids) == MAX_GROUP_MEMBERS
 
 
-async def test_a_group_of_1001_members_is_refused() -> None:
+async def test_a_group_of_one_more_than_max_members_is_refused() -> None:
     world = World()
-    others = [f"user-{n}" for n in range(1000)]
+    others = [f"user-{n}" for n in range(MAX_GROUP_MEMBERS)]
     with pytest.raises(InvalidInput):
         await world.start(GroupFactory.build(creator_id="alice", member_ids=others))
     assert world.db.conversations == {}
@@ -216,11 +216,11 @@ async def test_a_non_member_cannot_add_to_a_group(conversation: str) -> None:
     assert world.db.conversations[group.id].member_ids == {"alice", "bob"}
 
 
-async def test_a_group_cannot_grow_past_1000_members() -> None:
+async def test_a_group_cannot_grow_past_max_members() -> None:
     world = World()
-    group = await world.group("alice", *(f"user-{n}" for n in range(998)))
+    group = await world.group("alice", *(f"user-{n}" for n in range(MAX_GROUP_MEMBERS - 2)))
     await world.add_members(AddMembers(user_id="alice", conversation_id=group.id, member_ids=["one-more"]))
-    assert len(world.db.conversations[group.id].member_ids) == 1000
+    assert len(world.db.conversations[group.id].member_ids) == MAX_GROUP_MEMBERS
 
     with pytest.raises(InvalidInput):
         await world.add_members(

@@ -18,7 +18,7 @@ class ConversationReads(Protocol):
     """What the reads need of the conversations (`application.ports.unit_of_work.Reading`)."""
 
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
-        """The conversation with all its members (a group's may be 1,000: read when the members
+        """The conversation with all its members (a group's may be 10,000: read when the members
         are needed, to answer or to tell them; a check of one user is `is_member`)."""
         ...
 

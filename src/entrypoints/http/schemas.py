@@ -10,13 +10,13 @@ from typing import Annotated, Literal
 import msgspec
 
 from domain.attachment import Attachment, Rendition
-from domain.conversation import Conversation, Message
+from domain.conversation import MAX_GROUP_MEMBERS, Conversation, Message
 from domain.errors import InvalidInput
 from entrypoints.http.signed_urls import UNSIGNED, MediaLinks
 
 MEDIA_FILES_PATH = "/api/v1/media/files"
 MEDIA_PATH = "/api/v1/media"
-MemberIds = Annotated[list[str], msgspec.Meta(max_length=1000)]
+MemberIds = Annotated[list[str], msgspec.Meta(max_length=MAX_GROUP_MEMBERS)]
 
 
 class ConversationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -26,7 +26,7 @@ class ConversationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MembersIn(msgspec.Struct, forbid_unknown_fields=True):
-    member_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=1000)]
+    member_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=MAX_GROUP_MEMBERS)]
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
