@@ -16,6 +16,7 @@ import contextlib
 import functools
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,7 +36,12 @@ from bench.procmem import process_tree, status_kib
 from bench.service import REPO, Service, free_port, start_service, wait_healthy
 from bench.wsclient import Arrivals, Socket, close_sockets, open_sockets, raise_nofile
 
-SOCKETS = 1000  # the group's members, creator included (MAX_GROUP_MEMBERS in src/domain/conversation.py)
+# The group's members, creator included: up to MAX_GROUP_MEMBERS (src/domain/conversation.py).
+# WS_SOCKETS runs it smaller (say 1000, for a quick look); WS_SCENARIOS picks some of
+# floor,one,two; WS_CYCLES how many times the floor's and one instance's sockets are opened.
+SOCKETS = int(os.environ.get("WS_SOCKETS", "10000"))
+SCENARIOS = tuple(s.strip() for s in os.environ.get("WS_SCENARIOS", "floor,one,two").split(",") if s.strip())
+CYCLES = int(os.environ.get("WS_CYCLES", "2"))
 MESSAGES = 20  # timed messages per scenario, after one warm-up message
 GAP = 0.25  # seconds between one message's last receipt and the next POST
 ROUND_TIMEOUT = 5.0  # seconds a message's receipts are waited for; what is not in by then is missing
@@ -44,7 +50,7 @@ OPEN_TIMEOUT = 120.0  # seconds for all the sockets to be open and `ready`
 SETTLE = 3.0  # seconds of quiet before the memory of idle sockets is read
 CLOSE_TIMEOUT = 5.0
 SCENARIO_BUDGET = 300.0  # seconds: a scenario gives up past this
-TARGET_P99_MS = 100.0
+TARGETS_P99_MS = {"one": 150.0, "two": 200.0}  # issue 17, by scenario
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -227,6 +233,7 @@ async def _scenario(
                         "post_answered_ms": answered * 1000,
                         "first_ms": min(these) * 1000 if these else math.nan,
                         "p50_ms": percentile(these, 50) * 1000,
+                        "p99_ms": percentile(these, 99) * 1000,
                         "last_ms": max(these) * 1000 if these else math.nan,
                         "waited_ms": waited * 1000,
                     }
@@ -337,7 +344,7 @@ def _floor(workdir: Path, logs: Path) -> dict[str, Any]:
     floor = _start_floor(workdir / "floor")
     try:
         scenario = _scenario(
-            [Instance(floor, "floor")], ["-"] * SOCKETS, lambda _: floor.port, 2, _floor_conversation
+            [Instance(floor, "floor")], ["-"] * SOCKETS, lambda _: floor.port, CYCLES, _floor_conversation
         )
         result = asyncio.run(asyncio.wait_for(scenario, SCENARIO_BUDGET))
     finally:
@@ -354,7 +361,11 @@ def _one_instance(workdir: Path, logs: Path) -> dict[str, Any]:
         users = _users()
         tokens = [_token(secret, u) for u in users]
         scenario = _scenario(
-            [Instance(service, "one")], tokens, lambda _: service.port, 2, functools.partial(_group, users)
+            [Instance(service, "one")],
+            tokens,
+            lambda _: service.port,
+            CYCLES,
+            functools.partial(_group, users),
         )
         result = asyncio.run(asyncio.wait_for(scenario, SCENARIO_BUDGET))
     finally:
@@ -398,22 +409,36 @@ def _two_instances(workdir: Path, logs: Path) -> dict[str, Any]:
 
 
 def run(workdir: Path, logs: Path, step: Callable[[str], None]) -> dict[str, Any]:
-    """Both scenarios; the two-instance one is skipped, with the reason, where PostgreSQL or Redis
-    does not answer. `step` is told of each phase (and may raise to stop past a time budget)."""
-    limits = raise_nofile(4 * SOCKETS + 1024)  # the services started below inherit it
-    results: dict[str, Any] = {"nofile_limit": list(limits), "target_p99_ms": TARGET_P99_MS}
+    """The scenarios of `SCENARIOS`; the two-instance one is skipped, with the reason, where
+    PostgreSQL or Redis does not answer. `step` is told of each phase (and may raise to stop past
+    a time budget)."""
+    # The bench's own limit, not the product's: the client holds SOCKETS sockets, and the services
+    # and the floor started below inherit the raised limit (a server holds as many). The service
+    # sets no limit of its own; where it is deployed, its unit or container does.
+    limits = raise_nofile(4 * SOCKETS + 1024)
+    if limits[0] != resource.RLIM_INFINITY and limits[0] < SOCKETS + 512:
+        raise RuntimeError(f"the open-file limit {limits} is too low for {SOCKETS} sockets")
+    results: dict[str, Any] = {
+        "nofile_limit": list(limits),
+        "targets_p99_ms": TARGETS_P99_MS,
+        "sockets": SOCKETS,
+        "scenarios": list(SCENARIOS),
+    }
     workdir.mkdir(parents=True, exist_ok=True)
-    step(f"WebSocket fan-out floor: a bare ASGI app on granian, {SOCKETS} sockets, {MESSAGES} messages")
-    results["floor"] = _guarded(_floor, workdir, logs)
-    step(f"WebSocket fan-out, 1 instance (memory channels): {SOCKETS} sockets, {MESSAGES} messages")
-    results["one"] = _guarded(_one_instance, workdir, logs)
-    reason = postgres.unavailable(redis=True)
-    if reason is not None:
-        print(f"the two-instance WebSocket row is skipped: {reason}", flush=True)
-        results["two"] = {"skipped": reason}
-        return results
-    step(f"WebSocket fan-out, 2 instances over PostgreSQL + Redis: {SOCKETS // 2} sockets on each")
-    results["two"] = _guarded(_two_instances, workdir, logs)
+    if "floor" in SCENARIOS:
+        step(f"WebSocket fan-out floor: a bare ASGI app on granian, {SOCKETS} sockets, {MESSAGES} messages")
+        results["floor"] = _guarded(_floor, workdir, logs)
+    if "one" in SCENARIOS:
+        step(f"WebSocket fan-out, 1 instance (memory channels): {SOCKETS} sockets, {MESSAGES} messages")
+        results["one"] = _guarded(_one_instance, workdir, logs)
+    if "two" in SCENARIOS:
+        reason = postgres.unavailable(redis=True)
+        if reason is not None:
+            print(f"the two-instance WebSocket row is skipped: {reason}", flush=True)
+            results["two"] = {"skipped": reason}
+            return results
+        step(f"WebSocket fan-out, 2 instances over PostgreSQL + Redis: {SOCKETS // 2} sockets on each")
+        results["two"] = _guarded(_two_instances, workdir, logs)
     return results
 
 
