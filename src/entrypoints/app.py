@@ -58,7 +58,7 @@ from entrypoints.scanning import scanning_for
 from entrypoints.server import die_with_parent
 from entrypoints.settings import Settings, load_settings
 from entrypoints.storage import given_storage, storage_for
-from entrypoints.ws import events_socket
+from entrypoints.ws import KeepServerSend, events_socket
 from entrypoints.ws_events import render
 from entrypoints.ws_hub import SocketHub
 
@@ -228,4 +228,4 @@ def app_from_env() -> RequestLog:
     die_with_parent()
     settings = load_settings()
     configure_logging(settings.log_format)
-    return RequestLog(create_app(settings))
+    return RequestLog(KeepServerSend(create_app(settings)))

@@ -20,13 +20,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import anyio
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, WebSocketDisconnect
 from litestar.params import QueryParameter
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from adapters.metrics import OPEN_SOCKETS
 from adapters.tokens import LEEWAY_SECONDS, InvalidToken
@@ -59,12 +61,36 @@ async def _send(socket: WebSocket, frame: bytes) -> None:  # type: ignore[type-a
         raise _Closed(CLOSE_TOO_SLOW, "The client did not take events in time; reconnect with ?since=.")
 
 
-async def _send_live(socket: WebSocket, frame: str) -> None:  # type: ignore[type-arg]
-    # No deadline of its own: a cancel scope per frame and per socket costs more than the rest of
-    # a fan-out. A client that stops reading blocks this send, its mailbox fills, and the overflow
-    # closes it (4008); one that is gone fails the heartbeat's deadline. The ASGI message is sent
-    # as is: send_text() would add two coroutine layers per frame, a thousand times per event.
-    await socket.send({"type": "websocket.send", "text": frame, "bytes": None})
+SERVER_SEND = "chat_media.server_send"  # the scope key under which `KeepServerSend` leaves it
+
+
+class KeepServerSend:
+    """The ASGI app, with each WebSocket's scope carrying the server's own `send` (`SERVER_SEND`).
+
+    Live frames go out through it, not through Litestar's two wrappers around it (a disconnect
+    check the server makes anyway, and an HTTP-only flag): granian's send answers a future, which
+    a mailbox can chain its next frame on without a task per frame (`Mailbox.send_from_now`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.WEBSOCKET:
+            cast("dict[str, Any]", scope)[SERVER_SEND] = send
+        await self.app(scope, receive, send)
+
+
+def _live_sender(socket: WebSocket) -> Callable[[str], Awaitable[None]]:  # type: ignore[type-arg]
+    """Sends one live frame. No deadline of its own (a cancel scope per frame and per socket costs
+    more than the rest of a fan-out): a client that stops reading holds its mailbox's one send in
+    flight, the mailbox fills, and the overflow closes it (4008); one that is gone fails the
+    heartbeat's deadline."""
+    send: Send = cast("dict[str, Any]", socket.scope).get(SERVER_SEND) or socket.send
+
+    def send_text(frame: str) -> Awaitable[None]:
+        return send({"type": "websocket.send", "text": frame, "bytes": None})
+
+    return send_text
 
 
 @websocket(WS_PATH, summary="Events of every conversation the caller belongs to (token as ?token=)")
@@ -124,12 +150,6 @@ async def _stream(
             await _send(socket, render(logged))
             replayed = logged.cursor
 
-    async def live() -> None:
-        while True:
-            cursor, frame = await mailbox.next()
-            if cursor > replayed:
-                await _send_live(socket, frame)
-
     async def heartbeat() -> None:
         while True:
             await anyio.sleep(HEARTBEAT)
@@ -143,7 +163,8 @@ async def _stream(
         while True:
             await socket.receive_data(mode="text")  # the client's frames (a pong, say) only keep it alive
 
-    await _first_of(live, heartbeat, asked_to_close, until_disconnect)
+    mailbox.send_from_now(_live_sender(socket), after=replayed)  # what came meanwhile, then live
+    await _first_of(heartbeat, asked_to_close, until_disconnect)
 
 
 async def _first_of(*tasks: Callable[[], Awaitable[None]]) -> None:
