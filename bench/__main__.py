@@ -302,7 +302,10 @@ def run_ws(workdir: Path) -> dict[str, object]:
             raise TimeoutError(f"the WebSocket fan-out ran over its {WS_BUDGET:g} s budget before '{name}'")
         print(f"[ws {elapsed:6.1f} s] {name}", flush=True)
 
-    results = ws_fanout.run(workdir / "ws", RESULTS.parent, step)
+    if ws_fanout.BASE_SRC:
+        results = ws_fanout.run_ab(workdir / "ws", RESULTS.parent, step, ws_fanout.BASE_SRC)
+    else:
+        results = ws_fanout.run(workdir / "ws", RESULTS.parent, step)
     step("done")
     return results
 

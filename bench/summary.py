@@ -455,6 +455,42 @@ def _ws_notes(name: str, r: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def _ab_rows(ab: dict[str, Any], targets: dict[str, float]) -> list[Row]:
+    """The A/B in turns (WS_BASE_SRC): per scenario and code, the medians over the turns of each
+    run's figures, and their range."""
+    rows = []
+    for name in ("one", "two"):
+        turns = [t for t in ab.get(name, []) if "p99_ms" in t]
+        by = {v: [t for t in turns if t["variant"] == v] for v in ("before", "after")}
+        if not by["before"] or not by["after"]:
+            continue
+        text = {}
+        for variant, runs in by.items():
+            text[variant] = (
+                f"p50 {_spread([t['p50_ms'] for t in runs])}, p99 {_spread([t['p99_ms'] for t in runs])}, "
+                f"max {_spread([t['max_ms'] for t in runs])} ms, per message p99 "
+                f"{_spread([t['per_message_p99_median_ms'] for t in runs])} ms, server CPU "
+                f"{_spread([t['server_cpu_ms_per_message'] for t in runs])} ms/msg, "
+                f"{sum(t['missing'] for t in runs)} missing"
+            )
+        label = "1 instance" if name == "one" else "2 instances (Redis)"
+        rows.append(
+            Row(
+                f"WS A/B {label}: after, {len(by['after'])} turns (median (range))",
+                text["after"],
+                f"before ({len(by['before'])} turns, in turns with after)",
+                text["before"],
+                f"p99 < {targets[name]:g} ms",
+                verdict(statistics.median(t["p99_ms"] for t in by["after"]) < targets[name]),
+            )
+        )
+    return rows
+
+
 def ws_rows(ws: dict[str, Any]) -> tuple[list[Row], list[str]]:
     """The WebSocket fan-out rows (bench/ws_fanout.py) and their notes; a scenario not run is left out."""
     targets = ws.get("targets_p99_ms") or {"one": ws["target_p99_ms"], "two": ws["target_p99_ms"]}
@@ -522,6 +558,7 @@ def ws_rows(ws: dict[str, Any]) -> tuple[list[Row], list[str]]:
                 verdict(all(m["kib_per_socket"] <= IDLE_SOCKET_KIB for m in two["memory"].values())),
             )
         )
+    rows += _ab_rows(ws.get("ab", {}), targets)
     notes: list[str] = [
         "WS client: one asyncio loop, a minimal RFC 6455 protocol per socket, each frame stamped as "
         "its bytes arrive; latency = receipt - the moment just before the POST was sent. The floor: "

@@ -42,6 +42,13 @@ from bench.wsclient import Arrivals, Socket, close_sockets, open_sockets, raise_
 SOCKETS = int(os.environ.get("WS_SOCKETS", "10000"))
 SCENARIOS = tuple(s.strip() for s in os.environ.get("WS_SCENARIOS", "floor,one,two").split(",") if s.strip())
 CYCLES = int(os.environ.get("WS_CYCLES", "2"))
+# An A/B in turns: WS_BASE_SRC names another checkout's src/ (`git archive <rev> src migrations
+# alembic.ini`
+# unpacked), put first on the services' PYTHONPATH for the "before" runs; each scenario of
+# SCENARIOS but the floor then runs WS_TURNS times before, after, before, after... one socket
+# cycle each.
+BASE_SRC = os.environ.get("WS_BASE_SRC") or None
+TURNS = int(os.environ.get("WS_TURNS", "2"))
 MESSAGES = 20  # timed messages per scenario, after one warm-up message
 GAP = 0.25  # seconds between one message's last receipt and the next POST
 ROUND_TIMEOUT = 5.0  # seconds a message's receipts are waited for; what is not in by then is missing
@@ -353,10 +360,15 @@ def _floor(workdir: Path, logs: Path) -> dict[str, Any]:
     return result
 
 
-def _one_instance(workdir: Path, logs: Path) -> dict[str, Any]:
+def _code(src: str | None) -> dict[str, str]:
+    """The environment that runs the service from `src` (another checkout's), or from this one."""
+    return {"PYTHONPATH": src} if src else {}
+
+
+def _one_instance(workdir: Path, logs: Path, src: str | None = None, cycles: int = CYCLES) -> dict[str, Any]:
     secret = os.urandom(32).hex()
     # REDIS_URL emptied: memory channels even where the caller's environment names a Redis.
-    service = start_service(workdir / "one", {"JWT_SECRET": secret, "REDIS_URL": ""})
+    service = start_service(workdir / "one", {"JWT_SECRET": secret, "REDIS_URL": "", **_code(src)})
     try:
         users = _users()
         tokens = [_token(secret, u) for u in users]
@@ -364,17 +376,18 @@ def _one_instance(workdir: Path, logs: Path) -> dict[str, Any]:
             [Instance(service, "one")],
             tokens,
             lambda _: service.port,
-            CYCLES,
+            cycles,
             functools.partial(_group, users),
         )
         result = asyncio.run(asyncio.wait_for(scenario, SCENARIO_BUDGET))
     finally:
         problems = _keep_log(service, logs, "one")
+        shutil.rmtree(workdir / "one", ignore_errors=True)  # a fresh database for the next turn
     result["log_problems"] = problems
     return result
 
 
-def _two_instances(workdir: Path, logs: Path) -> dict[str, Any]:
+def _two_instances(workdir: Path, logs: Path, src: str | None = None) -> dict[str, Any]:
     secret = os.urandom(32).hex()
     services: list[Service] = []
     problems: dict[str, list[str]] = {}
@@ -384,6 +397,7 @@ def _two_instances(workdir: Path, logs: Path) -> dict[str, Any]:
             "REDIS_URL": postgres.REDIS_URL,
             "UPLOAD_DIR": str(workdir / "shared-uploads"),
             "JWT_SECRET": secret,
+            **_code(src),
         }
         try:
             # One after the other: the first migrates the new database, the second finds it done.
@@ -440,6 +454,57 @@ def run(workdir: Path, logs: Path, step: Callable[[str], None]) -> dict[str, Any
         step(f"WebSocket fan-out, 2 instances over PostgreSQL + Redis: {SOCKETS // 2} sockets on each")
         results["two"] = _guarded(_two_instances, workdir, logs)
     return results
+
+
+def run_ab(workdir: Path, logs: Path, step: Callable[[str], None], base_src: str) -> dict[str, Any]:
+    """The floor once, then each service scenario in turns: the code of `base_src` ("before"),
+    this checkout's ("after"), TURNS times each. `results[name]` is the last "after" run (the
+    usual rows); `results["ab"][name]` lists every turn's figures."""
+    limits = raise_nofile(4 * SOCKETS + 1024)  # the bench's limit, as in run()
+    results: dict[str, Any] = {
+        "nofile_limit": list(limits),
+        "targets_p99_ms": TARGETS_P99_MS,
+        "sockets": SOCKETS,
+        "scenarios": list(SCENARIOS),
+        "ab": {"base_src": base_src, "turns": TURNS},
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    if "floor" in SCENARIOS:
+        step(f"WebSocket fan-out floor: {SOCKETS} sockets")
+        results["floor"] = _guarded(_floor, workdir, logs)
+    runs: dict[str, Callable[[Path, Path, str | None], dict[str, Any]]] = {
+        "one": lambda w, lg, src: _one_instance(w, lg, src, cycles=1),
+        "two": _two_instances,
+    }
+    for name, scenario in runs.items():
+        if name not in SCENARIOS or (name == "two" and postgres.unavailable(redis=True)):
+            continue
+        turns: list[dict[str, Any]] = []
+        for turn in range(TURNS):
+            for variant, src in (("before", base_src), ("after", None)):
+                step(f"WebSocket fan-out {name}, turn {turn + 1}, {variant}: {SOCKETS} sockets")
+                try:
+                    result = scenario(workdir, logs, src)
+                except Exception as exc:
+                    print(f"{name} {variant} failed: {type(exc).__name__}: {exc}", flush=True)
+                    result = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+                turns.append({"turn": turn + 1, "variant": variant, **_ab_figures(result)})
+                if variant == "after":
+                    results[name] = result
+        results["ab"][name] = turns
+    return results
+
+
+def _ab_figures(result: dict[str, Any]) -> dict[str, Any]:
+    if "latency" not in result:
+        return {"error": result.get("error", "no figure")}
+    per_message_p99 = [r["p99_ms"] for r in result["rounds"]]
+    return {
+        **{k: result["latency"][k] for k in ("p50_ms", "p99_ms", "max_ms", "missing")},
+        "per_message_p99_median_ms": statistics.median(per_message_p99),
+        "server_cpu_ms_per_message": sum(result["server_cpu_ms_per_message"].values()),
+        "kib_per_socket": {n: m["kib_per_socket"] for n, m in result["memory"].items()},
+    }
 
 
 def _guarded(scenario: Callable[[Path, Path], dict[str, Any]], workdir: Path, logs: Path) -> dict[str, Any]:
