@@ -424,6 +424,14 @@ def _ws_notes(name: str, r: dict[str, Any]) -> list[str]:
         f"{r['connect_to_ready']['p50_ms']:.1f} / p99 {r['connect_to_ready']['p99_ms']:.1f} ms "
         f"({r['open_concurrency']} at a time)."
     )
+    if "client_gc" in r:
+        notes.append(
+            f"WS {name}, the client's collections during the rounds (its sockets frozen): "
+            + ", ".join(
+                f"{g} {v['count']} ({v['total_ms']:.1f} ms, max {v['max_ms']:.1f})"
+                for g, v in r["client_gc"].items()
+            )
+        )
     mem_bits = []
     for n, m in r["memory"].items():
         seq = [
