@@ -86,7 +86,7 @@ bench: install ## Measure upload, download and listing throughput on loopback, t
 	$(RUN) python -m bench.event_commits
 	$(RUN) python -m bench.scan
 
-bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, and the worker's memory
+bench-upload: install ## Upload throughput alone (50 and 10 MiB, .zip and .mp4) beside dd, the worker's memory, and where a 50 MiB upload's milliseconds go
 	$(RUN) python -m bench upload
 
 bench-download: install ## Download throughput alone: the service, nginx in front of it (SQLite, PostgreSQL), nginx alone

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import disk, download, postgres, remux, upload, ws_fanout
+from bench import disk, download, postgres, remux, upload, upload_breakdown, ws_fanout
 from bench.load import Rate, request_rate
 from bench.nginx import INSTALL_HINT, Nginx, make_root, nginx_binary, start_front, start_static
 from bench.payload import MiB, write_mp4, write_video, write_zip
@@ -30,6 +30,7 @@ from bench.service import Api, Service, start_pathsend_floor, start_service
 from bench.summary import build_rows, download_rows, upload_rows, ws_rows
 
 RUNS = 5
+BREAKDOWN_RUNS = 9  # traced uploads of the 50 MiB .zip, for where its milliseconds go
 DOWNLOAD_RUNS = 21  # a 50 MiB download is ~20-60 ms here: many, taking turns, for a median that holds
 LISTING_SECONDS = 10
 FLOOR_SECONDS = 5  # /health (one trivial query) and a 401 (no database): what the listing is up against
@@ -240,6 +241,11 @@ def run(workdir: Path, service_log: Path, *, only: str | None = None) -> dict[st
         results["upload_client_ceiling"] = disk.summary(upload.client_ceiling(uploads["upload_50mib_zip"], 3))
         _step("dd write of 50 MiB with fsync x3", started)
         results["dd_write_50mib"] = disk.summary(disk.dd_write(workdir, 50, 3))
+        _step(f"one 50 MiB .zip upload step by step (a traced service of its own) x{BREAKDOWN_RUNS}", started)
+        (workdir / "breakdown").mkdir()
+        results["upload_breakdown"] = upload_breakdown.measure(
+            workdir / "breakdown", uploads["upload_50mib_zip"], BREAKDOWN_RUNS
+        ).as_dict()
         if only == "upload":
             _step("done", started)
             machine["loadavg_at_end"] = os.getloadavg()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from bench import upload_breakdown
 from bench.report import Row, ratio, verdict
 
 UPLOAD_TARGET = 300.0  # MB/s
@@ -152,11 +153,18 @@ def _upload_notes(r: dict[str, Any]) -> list[str]:
         if r["video_processing"]
         else "ffmpeg is not installed: the .mp4 files are random bytes, kept without processing."
     )
+    breakdown = r.get("upload_breakdown")
+    steps = (
+        []
+        if breakdown is None
+        else ["\n  ".join(upload_breakdown.lines(breakdown, r["dd_write_50mib"]["mb_s_median"]))]
+    )
     return [
+        *steps,
         "Upload client: raw socket, the file sent with sendfile(2), multipart framing around it; its "
         f"own CPU was {up50['client_cpu_share_median']:.0%} of the wall time of a 50 MiB .zip upload. "
         "The four files went up in turns, one of each per round. Each upload was checked: one "
-        "attachment, the file's size and sha256 in the answer, the file stored. " + processing
+        "attachment, the file's size and sha256 in the answer, the file stored. " + processing,
     ]
 
 
