@@ -22,6 +22,7 @@ import threading
 import time
 
 from granian import Granian
+from granian.http import HTTP1Settings
 
 from entrypoints.ws_hub import CLOSE_SOCKETS_SIGNAL, SHUTDOWN_GRACE
 
@@ -60,8 +61,16 @@ class SignalSafeEvent:
         return True
 
 
+# The most an HTTP/1 connection's read buffer grows to, and so the largest body chunk `receive` hands
+# over. granian's default (408 KiB) cut a 50 MiB upload into ~130 chunks, each a wake-up of the
+# event loop and a turn through the multipart parser; at 4 MiB a fast client's body comes in a
+# dozen or so. A buffer is only this large while a client sends faster than the service reads.
+HTTP1_MAX_BUFFER = 4 << 20
+
+
 class GracefulGranian(Granian):  # type: ignore[misc,valid-type]
     def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("http1_settings", HTTP1Settings(max_buffer_size=HTTP1_MAX_BUFFER))
         super().__init__(*args, **kwargs)
         self.main_loop_interrupt = SignalSafeEvent()
 
