@@ -16,7 +16,7 @@ import errno
 import hashlib
 import os
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -91,7 +91,7 @@ class LocalStaged:
         return os.pread(self._fd, length, offset)
 
     async def fill(self, chunks: AsyncIterable[bytes], check: BodyCheck | None = None) -> str:
-        return await write_pipeline.fill(self.write, chunks, check)
+        return await write_pipeline.fill(self.write, chunks, check, write_blocking=self._write_batch)
 
     async def adopt_written(self) -> str:
         """Takes what a child process (ffmpeg) wrote at `local_path` as this file's bytes, in place
@@ -121,7 +121,13 @@ class LocalStaged:
         except OSError as exc:
             raise StorageUnavailable("Could not write the file.") from exc
 
-    def _write(self, chunks: tuple[bytes, ...]) -> None:
+    def _write_batch(self, chunks: list[bytes]) -> None:
+        try:
+            self._write(chunks)
+        except OSError as exc:
+            raise StorageUnavailable("Could not write the file.") from exc
+
+    def _write(self, chunks: Sequence[bytes]) -> None:
         if self._fd < 0:
             raise OSError(errno.EBADF, "the staged file is closed")
         start = self._size
