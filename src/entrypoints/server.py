@@ -65,7 +65,7 @@ class SignalSafeEvent:
 # over. granian's default (408 KiB) cut a 50 MiB upload into ~130 chunks, each a wake-up of the
 # event loop and a turn through the multipart parser; at 4 MiB a fast client's body comes in a
 # dozen or so. A buffer is only this large while a client sends faster than the service reads.
-HTTP1_MAX_BUFFER = 4 << 20
+HTTP1_MAX_BUFFER = 2 << 20
 
 
 class GracefulGranian(Granian):  # type: ignore[misc,valid-type]
