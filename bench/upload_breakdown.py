@@ -104,14 +104,14 @@ def start_traced(workdir: Path, trace: Path, repo: Path = REPO) -> Service:
         "MEDIA_URL_SECRET": os.urandom(32).hex(),
         "MAX_UPLOAD_SIZE": str(MAX_UPLOAD_SIZE),
         TRACE_ENV: str(trace),
-        # this checkout's bench package, the other checkout's product when `repo` is another
+        # the other checkout's product, when `repo` is another, ahead of this venv's own
         "PYTHONPATH": os.pathsep.join([str(REPO), str(repo / "src")]),
     }
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bench.upload_trace", str(port)],
-            cwd=repo,
+            cwd=REPO,  # this checkout's bench package (the other's has no upload_trace)
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
