@@ -78,16 +78,8 @@ SEEN_BY_FILENAME = _seen.where(_attachments.c.filename == bindparam("filename"))
 
 # A message's attachments, and whether the viewer is a member of its conversation: one row with
 # NULL attachment columns for a message without any, none for an unknown message.
-_message_viewer_is_member = (
-    exists()
-    .where(
-        _members.c.conversation_id == _messages.c.conversation_id,
-        _members.c.user_id == bindparam("viewer"),
-    )
-    .label("viewer_is_member")
-)
 MEDIA_OF_MESSAGE_SEEN = (
-    select(_message_viewer_is_member, _attachments)
+    select(_viewer_is_member, _attachments)
     .select_from(_messages.outerjoin(_attachments, _attachments.c.message_id == _messages.c.id))
     .where(_messages.c.id == bindparam("id"))
     .order_by(_attachments.c.position, _attachments.c.created_at)
