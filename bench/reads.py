@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from pathlib import Path
 from bench import postgres
 from bench.load import Rate, request_rate
 from bench.report import RESULTS, Row, print_table, ratio, verdict, write_json
-from bench.service import REPO, Api, Service, free_port, start_service, wait_healthy
+from bench.service import REPO, Api, Service, start_floor, start_service
 
 CONNECTIONS = 32
 SECONDS = 4
@@ -84,25 +82,6 @@ def stage(api: Api) -> tuple[Paths, dict[str, str]]:
     return ours, floor
 
 
-def start_floor(workdir: Path, database_url: str, workers: int) -> Service:
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = workdir / "floor.log"
-    env = {**os.environ, "FLOOR_DATABASE_URL": database_url}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench.reads_floor", str(port), str(workers)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return wait_healthy(
-        Service(process=process, port=port, workdir=workdir, env=env, log=log), "the floor", 30
-    )
-
-
 @contextmanager
 def database(kind: str, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
@@ -136,7 +115,9 @@ def run_scenario(kind: str, workers: int, workdir: Path, baseline: Path | None) 
         ours, floor_paths = _service_peer(
             "service", workdir / "ours", {"DATABASE_URL": url, **extra}, REPO, workers, stack
         )
-        floor_service = start_floor(workdir / "floor", url, workers)
+        floor_service = start_floor(
+            "bench.reads_floor", workdir / "floor", {"FLOOR_DATABASE_URL": url}, "the floor", str(workers)
+        )
         stack.callback(floor_service.stop)
         peers = [ours, Peer("floor", floor_service, floor_paths, {})]
         if baseline is not None:

@@ -170,21 +170,25 @@ class Api:
         self.client.close()
 
 
-def start_pathsend_floor(workdir: Path, root: Path) -> Service:
-    """bench/pathsend_floor.py under granian on a free port, serving the files of `root`."""
+def start_floor(module: str, workdir: Path, env: dict[str, str], what: str, *args: str) -> Service:
+    """A floor app (`python -m <module> PORT *args`, from this checkout's bench package) on a free
+    port, `env` added to the environment, its output in `workdir`/server.log."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "server.log"
-    env = {**os.environ, "FLOOR_ROOT": str(root)}
+    env = {**os.environ, **env}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.pathsend_floor", str(port)],
+            [sys.executable, "-m", module, str(port), *args],
             cwd=REPO,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return wait_healthy(
-        Service(process=process, port=port, workdir=workdir, env=env, log=log), "the pathsend floor", 30.0
-    )
+    return wait_healthy(Service(process=process, port=port, workdir=workdir, env=env, log=log), what, 30.0)
+
+
+def start_pathsend_floor(workdir: Path, root: Path) -> Service:
+    """bench/pathsend_floor.py under granian on a free port, serving the files of `root`."""
+    return start_floor("bench.pathsend_floor", workdir, {"FLOOR_ROOT": str(root)}, "the pathsend floor")

@@ -9,9 +9,7 @@ ranges (MB/s), and each worker's peak RSS growth.
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,46 +17,16 @@ from pathlib import Path
 from bench import disk
 from bench.payload import MiB, write_zip
 from bench.procmem import RssPeak
-from bench.service import MAX_UPLOAD_SIZE, REPO, Api, Service, free_port, wait_healthy
+from bench.service import REPO, Api, Service, start_service
 from bench.upload import MB, upload_once
 
 RUNS = 11
 
 
 def start_checkout(repo: Path, workdir: Path) -> Service:
-    """`chat-media serve` of `repo`, in its own venv, like bench.service.start_service."""
-    port = free_port()
-    (workdir / "uploads").mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
-        "UPLOAD_DIR": str(workdir / "uploads"),
-        "JWT_SECRET": os.urandom(32).hex(),
-        "MEDIA_URL_SECRET": os.urandom(32).hex(),
-        "MAX_UPLOAD_SIZE": str(MAX_UPLOAD_SIZE),
-    }
-    python = str(repo / ".venv" / "bin" / "python")
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [python, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=repo,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    service = wait_healthy(Service(process=process, port=port, workdir=workdir, env=env, log=log), str(repo))
-    done = subprocess.run(
-        [python, "-m", "entrypoints.cli", "token", "bench-alice"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    service.env["BENCH_TOKEN"] = next(w for w in reversed(done.stdout.split()) if w.count(".") == 2)
+    """`chat-media serve` of `repo`, in its own venv, with a token for bench-alice in its env."""
+    service = start_service(workdir, repo=repo)
+    service.env["BENCH_TOKEN"] = service.token("bench-alice")  # any checkout's CLI mints alike
     return service
 
 
