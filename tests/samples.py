@@ -10,10 +10,11 @@ and still passes the body checks. Everything is deterministic: same arguments, s
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 _LINE = b"The quick brown fox jumps over the lazy dog.\n"
 
@@ -29,6 +30,16 @@ def sample(ext: str, size: int | None = None) -> bytes:
     padded = build(size - len(smallest))
     assert len(padded) == size, f"the .{ext} builder missed {size} by {len(padded) - size}"
     return padded
+
+
+async def cut(data: bytes, seed: int, largest: int) -> AsyncIterator[bytes]:
+    """`data` as a body arrives: in pieces of 1 to `largest` bytes, the same for the same seed."""
+    pieces = random.Random(seed)
+    at = 0
+    while at < len(data):
+        size = pieces.randint(1, largest)
+        yield data[at : at + size]
+        at += size
 
 
 def html_page() -> bytes:

@@ -5,7 +5,6 @@ write, a refused batch, a client gone or a cancelled upload keeping nothing and 
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ from domain.content_checks import NoBodyCheck
 from domain.conversation import Message
 from domain.errors import StorageUnavailable, UnsupportedMediaType, UploadAborted
 from entrypoints.http.multipart_form import FilePart
-from tests.samples import sample
+from tests.samples import cut, sample
 from tests.unit.factories import (
     FormUpload,
     MiB,
@@ -34,6 +33,8 @@ from tests.unit.factories import (
 
 TIME_LIMIT = 20  # seconds: a hang fails the test instead of stalling the suite
 LARGEST = 400_000  # bytes in the largest chunk (granian hands over ~400 KiB at a time)
+
+LARGEST_PIECE = 700_000  # bytes: the largest piece `cut` makes of a body
 
 
 class SlowFullStore(InMemoryFileStore):
@@ -66,15 +67,6 @@ def one_file(message: Message, name: str, chunks: AsyncIterator[bytes]) -> FormU
     return upload_of("alice", message_field(message.id), FilePart(original_name=name, chunks=chunks))
 
 
-async def cut(data: bytes, seed: int, largest: int = 700_000) -> AsyncIterator[bytes]:
-    pieces = random.Random(seed)
-    at = 0
-    while at < len(data):
-        size = pieces.randint(1, largest)
-        yield data[at : at + size]
-        at += size
-
-
 @pytest.mark.parametrize("seed", range(6))
 async def test_a_large_file_cut_anywhere_is_stored_and_hashed_whole(seed: int) -> None:
     world = World()
@@ -84,7 +76,9 @@ async def test_a_large_file_cut_anywhere_is_stored_and_hashed_whole(seed: int) -
     with anyio.fail_after(TIME_LIMIT):
         [attachment] = await world.upload(
             upload_of(
-                "alice", message_field(message.id), FilePart(original_name="a.mp4", chunks=cut(data, seed))
+                "alice",
+                message_field(message.id),
+                FilePart(original_name="a.mp4", chunks=cut(data, seed, LARGEST_PIECE)),
             )
         )
 
@@ -155,7 +149,9 @@ async def test_a_write_failing_midway_fails_the_upload_and_keeps_nothing() -> No
             upload_of(
                 "alice",
                 message_field(message.id),
-                FilePart(original_name="a.mp4", chunks=cut(sample("mp4", 8 * MiB), seed=2)),
+                FilePart(
+                    original_name="a.mp4", chunks=cut(sample("mp4", 8 * MiB), seed=2, largest=LARGEST_PIECE)
+                ),
             )
         )
 
@@ -173,7 +169,7 @@ async def test_a_body_refused_megabytes_in_keeps_nothing() -> None:
             upload_of(
                 "alice",
                 message_field(message.id),
-                FilePart(original_name="notes.txt", chunks=cut(bytes(text), seed=3)),
+                FilePart(original_name="notes.txt", chunks=cut(bytes(text), seed=3, largest=LARGEST_PIECE)),
             )
         )
 
@@ -185,7 +181,7 @@ async def test_a_client_gone_midway_keeps_nothing() -> None:
     message = await alices_message(world)
 
     async def going_away() -> AsyncIterator[bytes]:
-        async for chunk in cut(sample("mp4", 3 * MiB), seed=4):
+        async for chunk in cut(sample("mp4", 3 * MiB), seed=4, largest=LARGEST_PIECE):
             yield chunk
         raise UploadAborted("The client went away before the upload finished.")
 
@@ -205,7 +201,7 @@ async def test_a_cancelled_upload_stops_at_once_and_keeps_nothing() -> None:
     stalled = anyio.Event()
 
     async def stalling() -> AsyncIterator[bytes]:
-        async for chunk in cut(sample("mp4", 4 * MiB), seed=5):
+        async for chunk in cut(sample("mp4", 4 * MiB), seed=5, largest=LARGEST_PIECE):
             yield chunk
         stalled.set()
         await anyio.sleep_forever()

@@ -5,7 +5,6 @@ slow write, a failing write failing the fill without a hang, and a stalled body 
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,10 +15,12 @@ import pytest
 
 from adapters.files.write_pipeline import BATCH, DEPTH, LINGER, fill
 from domain.errors import StorageUnavailable
-from tests.samples import sample
+from tests.samples import cut, sample
 
 TIME_LIMIT = 20  # seconds: a hang fails the test instead of stalling the suite
 MiB = 1 << 20
+
+LARGEST_PIECE = 2_100_000  # bytes: the largest piece `cut` makes of a body
 
 
 class Disk:
@@ -44,22 +45,13 @@ class Disk:
         raise AssertionError("the async write was used beside a blocking one")
 
 
-async def cut(data: bytes, seed: int, largest: int = 2_100_000) -> AsyncIterator[bytes]:
-    pieces = random.Random(seed)
-    at = 0
-    while at < len(data):
-        size = pieces.randint(1, largest)
-        yield data[at : at + size]
-        at += size
-
-
 @pytest.mark.parametrize("seed", range(4))
 async def test_every_byte_is_written_in_order_and_hashed(seed: int) -> None:
     disk = Disk()
     data = sample("mp4", 9 * MiB + 4321)
 
     with anyio.fail_after(TIME_LIMIT):
-        sha256 = await fill(disk.write, cut(data, seed), write_blocking=disk.write_blocking)
+        sha256 = await fill(disk.write, cut(data, seed, LARGEST_PIECE), write_blocking=disk.write_blocking)
 
     assert bytes(disk.data) == data
     assert sha256 == hashlib.sha256(data).hexdigest()
@@ -92,7 +84,11 @@ async def test_a_write_failing_midway_fails_the_fill_without_a_hang() -> None:
     disk = Disk(delay=0.01, capacity=5 * MiB // 2)
 
     with anyio.fail_after(TIME_LIMIT), pytest.raises(StorageUnavailable):
-        await fill(disk.write, cut(sample("mp4", 8 * MiB), seed=2), write_blocking=disk.write_blocking)
+        await fill(
+            disk.write,
+            cut(sample("mp4", 8 * MiB), seed=2, largest=LARGEST_PIECE),
+            write_blocking=disk.write_blocking,
+        )
 
     assert len(disk.data) <= 5 * MiB // 2
 
