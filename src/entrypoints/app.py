@@ -28,7 +28,7 @@ from adapters.media_pillow import PillowImageProcessor
 from adapters.media_workers import MediaWorkers
 from adapters.metrics import TimedProcessor
 from adapters.sniffing import FiletypeSniffer
-from adapters.sql.database import check_database, create_engine, session_maker
+from adapters.sql.database import ConnectionBudget, check_database, create_engine, session_maker
 from adapters.sql.reader import reader_for
 from adapters.sql.reading import SqlReading
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -89,7 +89,8 @@ def create_app(
         ttl=settings.media_url_ttl,
     )
     clock = SystemClock()
-    engine = create_engine(settings.database_url)
+    budget = ConnectionBudget(settings.database_connections)
+    engine = create_engine(settings.database_url, budget)
     storage = given_storage(files) if files is not None else storage_for(settings, clock)
     events = broadcast.channels_backend(settings.redis_url)
     workers = MediaWorkers(settings.media_workers)
@@ -104,7 +105,7 @@ def create_app(
         log.warning("ffmpeg/ffprobe not found on PATH: videos get no poster, size or duration")
     uow = SqlUnitOfWorkFactory(session_maker(engine), clock)
     # The reads that change nothing (lists, pages, the downloads' access check), in no transaction.
-    reads = SqlReading(reader_for(settings.database_url, engine))
+    reads = SqlReading(reader_for(settings.database_url, engine, budget.reads))
     use_cases = build_use_cases(
         uow=uow,
         reads=reads,

@@ -12,7 +12,7 @@ import anyio
 from adapters.clock import SystemClock
 from adapters.files.partials import LocalPartialStore
 from adapters.metrics import SWEPT
-from adapters.sql.database import create_engine, session_maker
+from adapters.sql.database import ConnectionBudget, create_engine, session_maker
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from application.sweep import SweepHandler, SweepReport
 from domain.errors import StorageUnavailable
@@ -50,7 +50,7 @@ async def sweep_every(
 async def sweep_once(settings: Settings) -> SweepReport:
     """One sweep over the configured database and store, for `chat-media sweep`. Files stored
     unscanned are the service's sweep's to scan again: it can tell the members of what it removes."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, ConnectionBudget(settings.database_connections))
     clock = SystemClock()
     storage = storage_for(settings, clock)
     try:

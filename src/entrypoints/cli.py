@@ -8,7 +8,7 @@ import sys
 
 import anyio
 
-from adapters.sql.database import upgrade_to_head
+from adapters.sql.database import connection_room, create_engine, upgrade_to_head
 from adapters.tokens import mint_token
 from entrypoints.http.web import is_built
 from entrypoints.settings import Settings, load_settings
@@ -50,12 +50,31 @@ def _settings_with_secret() -> Settings:
     return settings
 
 
+async def _warn_if_connections_short(settings: Settings, workers: int) -> None:
+    """Each worker may open DATABASE_CONNECTIONS: say so now if PostgreSQL would refuse some under
+    load, rather than let the reads fail with 503s at the busiest moment."""
+    engine = create_engine(settings.database_url)
+    try:
+        room = await connection_room(engine)
+    finally:
+        await engine.dispose()
+    asked = workers * settings.database_connections
+    if room is not None and asked > room:
+        print(
+            f"Warning: {workers} worker(s) x DATABASE_CONNECTIONS={settings.database_connections} may open "
+            f"{asked} connections, and PostgreSQL lets ordinary roles open {room} in all (max_connections "
+            "less its reserve). Lower DATABASE_CONNECTIONS or raise max_connections.",
+            file=sys.stderr,
+        )
+
+
 def _serve(args: argparse.Namespace) -> None:
     settings = _settings_with_secret()
     host = args.host or settings.host
     port = args.port or settings.port
     upgrade_to_head(settings.database_url)
     print(f"Database migrated: {settings.database_url}")
+    anyio.run(_warn_if_connections_short, settings, args.workers)
     if settings.s3 is None:
         settings.upload_dir.mkdir(parents=True, exist_ok=True)
     else:

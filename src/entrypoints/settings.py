@@ -14,6 +14,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from adapters.files.s3 import MIN_PART_SIZE
+from adapters.sql.database import DEFAULT_CONNECTIONS
 from domain.policy import (
     DOCUMENT_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -63,6 +64,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections one process opens at most (each worker is a process); SQLite: unused.
+    database_connections: int = DEFAULT_CONNECTIONS
     upload_dir: Path = Path("uploads")
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
@@ -212,6 +215,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         host=text("HOST", "127.0.0.1") or "127.0.0.1",
         port=number("PORT", 8000, 1),
         database_url=database_url,
+        database_connections=number("DATABASE_CONNECTIONS", DEFAULT_CONNECTIONS, 4),
         upload_dir=Path(text("UPLOAD_DIR", "uploads") or "uploads"),
         jwt_secret=secret,
         jwt_public_key=public_key,

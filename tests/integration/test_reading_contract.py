@@ -62,7 +62,7 @@ async def open_backend(request: pytest.FixtureRequest, name: str) -> AsyncIterat
     own: SqlReading | None = (
         SqlReading(InlineSqliteReader(url, EngineReader(engine)))
         if name == "sqlite-inline"
-        else SqlReading(AutocommitReader(url))
+        else SqlReading(AutocommitReader(url, size=4))
         if name == "postgres-autocommit"
         else None
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.sql.database import ConnectionBudget
 from domain.attachment import MediaKind
 from entrypoints.settings import load_settings
 from entrypoints.settings_values import SettingsError, development_secret
@@ -28,6 +29,7 @@ def test_defaults_are_the_seeds() -> None:
         500_000_000,
     )
     assert (settings.media_workers, settings.media_timeout) == (None, 20.0)  # None: cores - 1
+    assert settings.database_connections == 40
     assert (settings.upload_idle_timeout, settings.upload_min_rate, settings.upload_min_rate_grace) == (
         30.0,
         1024,
@@ -67,10 +69,12 @@ def test_every_knob_is_read() -> None:
             "UPLOAD_IDLE_TIMEOUT": "12",
             "UPLOAD_MIN_RATE": "4096",
             "UPLOAD_MIN_RATE_GRACE": "3",
+            "DATABASE_CONNECTIONS": "12",
         },
         env_file=None,
     )
     assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert settings.database_connections == 12
     assert settings.upload_dir == Path("/srv/media")
     assert settings.policy.max_upload_size == 1000
     # An empty list means "the default", not "none": videos keep the seed's list.
@@ -128,6 +132,7 @@ def test_every_knob_is_read() -> None:
         ({"CORS_ALLOW_ORIGINS": "chat.example.com"}, "^CORS_ALLOW_ORIGINS must be origins"),
         ({"METRICS_TOKEN": "short"}, "^METRICS_TOKEN must be at least 16"),
         ({"LOG_FORMAT": "xml"}, "^LOG_FORMAT must be json or text"),
+        ({"DATABASE_CONNECTIONS": "3"}, "^DATABASE_CONNECTIONS must be at least 4"),
     ],
 )
 def test_a_bad_value_is_named(env: dict[str, str], named: str) -> None:
@@ -335,3 +340,11 @@ def test_scanning_is_off_by_default_and_fails_closed_once_on() -> None:
 def test_bad_scanning_settings_are_named(environ: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         load_settings(environ, env_file=None)
+
+
+@pytest.mark.parametrize("total", [4, 5, 8, 40, 41, 200])
+def test_a_processs_connections_are_shared_and_never_overdrawn(total: int) -> None:
+    budget = ConnectionBudget(total)
+    assert budget.reads + budget.units_of_work + budget.units_of_work_overflow <= total
+    assert min(budget.reads, budget.units_of_work) >= 1
+    assert budget.reads >= total // 2  # the reads are most of a chat's requests

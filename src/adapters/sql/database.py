@@ -3,6 +3,7 @@ migrations that build its tables (alembic, from `migrations/` at the repository 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,29 @@ from domain.errors import StorageUnavailable
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_CONNECTIONS = 40  # a process's PostgreSQL connections (DATABASE_CONNECTIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionBudget:
+    """How one process's PostgreSQL connections are shared: half kept open for the reads outside
+    transactions (`AutocommitReader`), a quarter kept by the units of work and a quarter they may
+    open past it under a burst. Nothing is opened beyond `total`, so `workers x total` is what a
+    service asks of the server (whose default max_connections is 100)."""
+
+    total: int = DEFAULT_CONNECTIONS
+
+    @property
+    def units_of_work(self) -> int:
+        return max(1, self.total // 4)
+
+    @property
+    def units_of_work_overflow(self) -> int:
+        return max(1, self.total // 4)
+
+    @property
+    def reads(self) -> int:
+        return max(1, self.total - self.units_of_work - self.units_of_work_overflow)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: object) -> None:
@@ -30,7 +54,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _: object) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, budget: ConnectionBudget | None = None) -> AsyncEngine:
     if url.startswith("sqlite"):
         # No reset on return: every unit of work ends its transaction itself (Session.close rolls
         # back what was not committed), and with aiosqlite each extra ROLLBACK is a round trip to
@@ -40,7 +64,27 @@ def create_engine(url: str) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    budget = budget or ConnectionBudget()
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=budget.units_of_work,
+        max_overflow=budget.units_of_work_overflow,
+    )
+
+
+async def connection_room(engine: AsyncEngine) -> int | None:
+    """How many connections a PostgreSQL server lets ordinary roles open in all (max_connections
+    less the superusers' reserve); None for SQLite, or when it cannot be read."""
+    if engine.dialect.name != "postgresql":
+        return None
+    try:
+        async with engine.connect() as connection:
+            allowed = await connection.scalar(text("SHOW max_connections"))
+            reserved = await connection.scalar(text("SHOW superuser_reserved_connections"))
+    except (SQLAlchemyError, OSError):
+        return None
+    return int(allowed) - int(reserved)
 
 
 def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

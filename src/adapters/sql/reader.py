@@ -134,15 +134,14 @@ class InlineSqliteReader:
 class AutocommitReader:
     """One statement in autocommit, on a small pool of its own (PostgreSQL)."""
 
-    # As many connections as requests are read at once under load (32 at a time in
-    # bench/reads.py): a connection past the pool's size is opened for one statement and closed
-    # after it (asyncpg's connect, its SSL attempt included, was 6% of a listing's time at 8).
-    POOL_SIZE = 32
-    MAX_OVERFLOW = 8
+    # No overflow: a read past the pool's `size` waits for a connection rather than opening one
+    # for a single statement (asyncpg's connect, its SSL attempt included, was 6% of a listing's
+    # time when 8 were kept for 32 requests at once), and the process never opens more than its
+    # budget (adapters.sql.database.ConnectionBudget).
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, size: int) -> None:
         self._engine: AsyncEngine = create_async_engine(
-            url, isolation_level="AUTOCOMMIT", pool_size=self.POOL_SIZE, max_overflow=self.MAX_OVERFLOW
+            url, isolation_level="AUTOCOMMIT", pool_size=size, max_overflow=0
         )
 
     async def rows(self, query: Executable, parameters: Parameters) -> Sequence[Row[Any]]:
@@ -163,13 +162,13 @@ class AutocommitReader:
         await self._engine.dispose()
 
 
-def reader_for(url: str, engine: AsyncEngine) -> ClosingReader:
-    """The cheapest reader outside transactions for DATABASE_URL `url`, whose engine is `engine`
-    (close it at shutdown)."""
+def reader_for(url: str, engine: AsyncEngine, connections: int) -> ClosingReader:
+    """The cheapest reader outside transactions for DATABASE_URL `url`, whose engine is `engine`,
+    with at most `connections` of its own (close it at shutdown)."""
     if shares_file(url):
         return InlineSqliteReader(url, EngineReader(engine))
     if make_url(url).get_backend_name() == "postgresql":
-        return AutocommitReader(url)
+        return AutocommitReader(url, connections)
     return EngineReader(engine)
 
 
