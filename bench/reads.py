@@ -8,7 +8,8 @@ are the medians of the rounds and their range.
 `READS_BASELINE=/path/to/checkout` adds a third peer in the same turns: that checkout's service
 (with its own .venv) on a database of its own staged alike, for a before/after.
 `READS_DATABASES=sqlite` (or `postgres`) runs one database only; `READS_WORKERS=1` one worker count
-(by default 1, then 2 with the events through Redis, the floor with as many).
+(by default 1, then 2 with the events through Redis, the floor with as many); `READS_ROUNDS` the
+rounds (3 by default).
 
 Run as `python -m bench.reads` (JSON in bench/results/reads.json)."""
 
@@ -31,7 +32,7 @@ from bench.service import REPO, Api, Service, start_floor, start_service
 
 CONNECTIONS = 32
 SECONDS = 4
-ROUNDS = 3
+ROUNDS = int(os.environ.get("READS_ROUNDS", "3"))  # more for an A/B of a small change
 CONVERSATIONS = 20  # the reader's, besides the one whose history is read
 MESSAGES = 60  # in the read conversation; every other one with an attachment
 TARGET_RATE = 3000.0  # req/s

@@ -1,10 +1,10 @@
 """The service's Prometheus metrics, each named here once, and what exposes them.
 
-Requests by route and status and their latency come from Litestar's Prometheus middleware
-(`entrypoints.http.observe`); these are the media service's own. Under granian's workers each
-process counts in files of its own in `PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multiprocess
-mode, set up by the CLI before the workers fork), and `/metrics` adds them up; a process run
-alone (tests, an embedding app) counts in memory.
+The HTTP requests' series are counted by `entrypoints.http.observe.RequestMetrics` under the names
+and labels Litestar's Prometheus middleware gave them; the rest are the media service's own. Under
+granian's workers each process counts in files of its own in `PROMETHEUS_MULTIPROC_DIR`
+(prometheus-client's multiprocess mode, set up by the CLI before the workers fork), and `/metrics`
+adds them up; a process run alone (tests, an embedding app) counts in memory.
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ STORAGE_ERRORS = Counter(
     f"{PREFIX}_storage_errors", "Database, file store and scanner failures answered 503, by which", ["source"]
 )
 INTERNAL_ERRORS = Counter(f"{PREFIX}_internal_errors", "Answers 500 (a bug, or an unexpected error)")
+HTTP_LABELS = ["method", "path", "status_code", "app_name"]
+HTTP_REQUESTS = Counter(f"{PREFIX}_requests", "Total requests", HTTP_LABELS)
+HTTP_SECONDS = Histogram(f"{PREFIX}_request_duration_seconds", "Request duration, in seconds", HTTP_LABELS)
+HTTP_ERRORS = Counter(f"{PREFIX}_requests_error", "Total errors in requests", HTTP_LABELS)
+HTTP_IN_PROGRESS = Gauge(
+    f"{PREFIX}_requests_in_progress",
+    "Total requests currently in progress",
+    ["method", "path", "app_name"],
+    multiprocess_mode="livesum",
+)
 
 
 def count_stored(attachments: Sequence[Attachment]) -> None:

@@ -47,7 +47,7 @@ from entrypoints.http.cors import cors_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import READY_TIMEOUT, health_routes
 from entrypoints.http.media import Downloads, MediaController
-from entrypoints.http.observe import RequestLog, metrics_route, prometheus_middleware
+from entrypoints.http.observe import RequestLog, RequestMetrics, metrics_route
 from entrypoints.http.presigned import PresignedDownloads
 from entrypoints.http.rate_limit import rate_limit_store, upload_rate_limit
 from entrypoints.http.signed_urls import MediaUrlSigner
@@ -195,7 +195,7 @@ def create_app(
     metrics = [metrics_route(settings.metrics_token)] if settings.metrics_token else []
     return Litestar(
         route_handlers=[*health, *metrics, api, events_socket, *web],
-        middleware=[prometheus_middleware()],
+        middleware=[RequestMetrics],
         logging_config=None,  # entrypoints.logs configures the service's logging, JSON or text
         state=State({MEDIA_URLS_STATE: signer}),
         cors_config=cors_config(settings.cors_allow_origins),
