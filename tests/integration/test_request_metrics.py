@@ -95,10 +95,13 @@ async def test_a_bug_is_counted_as_an_error_and_leaves_nothing_in_progress(setti
         assert value("chat_media_requests_in_progress", method="GET", path=FILES) == 0
 
 
-async def _routed(app: Any, receive: Any = None) -> None:
+async def _routed(app: Any) -> None:
     # What Litestar's router leaves in the scope before a route's middleware runs.
     scope: Any = {"type": "http", "method": "POST", "path": "/test/metrics/x"}
     scope["path_template"] = "/test/metrics/{case}"
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
 
     async def send(message: Any) -> None:
         return None
