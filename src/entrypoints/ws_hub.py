@@ -82,6 +82,10 @@ class Mailbox:
                 MAILBOX_OVERFLOWS.inc()
             self.close(CLOSE_TOO_SLOW, "The client fell too far behind; reconnect with ?since=<last cursor>.")
             return
+        if self._in_flight is None and self._send is not None and not self._frames:
+            if cursor > self._after:  # the common case, an idle socket: straight out, no queueing
+                self._start(self._send, frame)
+            return
         self._frames.append((cursor, frame))
         if self._send is None:
             self._ready.set()
@@ -117,24 +121,31 @@ class Mailbox:
         send = self._send
         while send is not None and self._frames:
             cursor, frame = self._frames.popleft()
-            if cursor <= self._after:
-                continue
-            try:
-                # The server's own send answers a future (granian's); a coroutine becomes a task.
-                sent = asyncio.ensure_future(send(frame))
-            except Exception:
-                self.close(0, "")
+            if cursor > self._after:
+                self._start(send, frame)
                 return
-            self._in_flight = sent
-            sent.add_done_callback(self._sent)
-            return
         self._in_flight = None
+
+    def _start(self, send: Send, frame: str) -> None:
+        try:
+            sent = send(frame)
+            # The server's own send answers a future (granian's), chained on as it is; any other
+            # awaitable becomes a task.
+            if not asyncio.isfuture(sent):
+                sent = asyncio.ensure_future(sent)
+        except Exception:
+            self._in_flight = None
+            self.close(0, "")
+            return
+        self._in_flight = sent
+        sent.add_done_callback(self._sent)
 
     def _sent(self, sent: asyncio.Future[None]) -> None:
         self._in_flight = None
-        failed = True
-        with contextlib.suppress(BaseException):
+        try:
             failed = sent.cancelled() or sent.exception() is not None
+        except BaseException:
+            failed = True
         if failed:
             self.close(0, "")
             self.stop_sending()
