@@ -3,8 +3,6 @@ pass what the server allows (the budget's split is tested in tests/unit/test_set
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from adapters.sql.database import connection_room, create_engine
@@ -32,5 +30,5 @@ async def test_serve_warns_when_the_workers_may_open_more_than_the_server_allows
 
 
 async def test_sqlite_has_no_connection_room(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    await _warn_if_connections_short(replace(Settings(), database_url=sqlite_url), workers=64)
+    await _warn_if_connections_short(Settings(database_url=sqlite_url), workers=64)
     assert capsys.readouterr().err == ""
